@@ -1,0 +1,48 @@
+# Deep Learning Notes. `make site` and `make test` set everything up on a fresh clone.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+KATEX_VERSION := 0.16.47
+KATEX  := docs/assets/vendor/katex
+# Silence the theme's end-of-life banner in every build.
+export NO_MKDOCS_2_WARNING := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup site serve test lint bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+
+# Set-up runs again only when what it depends on changes.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints.txt -e '.[dev]'
+	touch $@
+
+# KaTeX is served from the site itself (no CDN): fetched once from the npm registry.
+$(KATEX)/katex.min.js: Makefile
+	rm -rf $(KATEX) && mkdir -p $(KATEX)
+	cd $(KATEX) && npm pack --silent katex@$(KATEX_VERSION) >/dev/null \
+		&& tar -xzf katex-$(KATEX_VERSION).tgz --strip-components=2 package/dist \
+		&& rm -rf katex-$(KATEX_VERSION).tgz README.md contrib *.mjs katex.js katex.css katex-swap*
+	touch $@
+
+setup: $(STAMP) $(KATEX)/katex.min.js  ## create .venv and install the project (skipped when up to date)
+
+site: setup  ## run the stale snippets (full mode) and build the site into site/
+	$(BIN)/mkdocs build --strict
+
+serve: setup  ## preview with live reload; an edited snippet re-runs alone
+	$(BIN)/mkdocs serve
+
+test: setup  ## lint, then every test (snippets in quick mode, doc tests, the site)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+bench: setup  ## time cold, warm and one-snippet rebuilds against a bare mkdocs build
+	$(BIN)/python benchmarks/bench.py
+
+clean:  ## remove generated outputs and the built site (keeps .venv)
+	rm -rf site docs/generated .dlnotes

@@ -1,0 +1,1 @@
+"""Deep Learning Notes build engine."""

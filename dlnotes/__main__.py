@@ -1,0 +1,5 @@
+import sys
+
+from dlnotes.cli import main
+
+sys.exit(main())

@@ -1,0 +1,78 @@
+"""What a snippet's outputs depend on, and why a run is needed.
+
+The key is built from the inputs that can change a result: the snippet's source, the mode,
+the content of its declared data files, and the versions of Python and the packages that do
+the numerical work. Comparing the stored inputs with the current ones gives the *reason* for a
+run, which the manifest keeps and the build report shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from dlnotes.snippet import Snippet
+
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "matplotlib",
+    "scikit-learn",
+    "scikit-image",
+)
+
+
+def environment() -> dict[str, str]:
+    """Python and package versions, read from installed metadata (no heavy imports)."""
+    versions = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "absent"
+    return versions
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def inputs(snippet: Snippet, mode: str, env: dict[str, str], root: Path) -> dict[str, Any]:
+    return {
+        "source": file_digest(snippet.path),
+        "mode": mode,
+        "data": {p.relative_to(root).as_posix(): file_digest(p) for p in snippet.data_files},
+        "environment": env,
+    }
+
+
+def key(current: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def stale_reason(previous: dict[str, Any] | None, current: dict[str, Any], outputs: Path) -> str:
+    """Why the snippet must run, or '' when its outputs are up to date."""
+    if previous and previous.get("status") == "failed":
+        return "previous run failed"
+    if not previous or previous.get("status") != "ok" or "inputs" not in previous:
+        return "new"
+    if not outputs.is_dir():
+        return "outputs missing"
+    before = previous["inputs"]
+    changes = [
+        label
+        for field, label in (
+            ("source", "source changed"),
+            ("mode", "mode changed"),
+            ("data", "data changed"),
+            ("environment", "packages changed"),
+        )
+        if before.get(field) != current[field]
+    ]
+    return ", ".join(changes)

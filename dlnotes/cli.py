@@ -1,0 +1,72 @@
+"""`python -m dlnotes run|list|clean`: the engine from the command line.
+
+Errors in the input (an unknown snippet, an unwritable folder, a bad directive) print one line
+and exit 2; failed snippets print their report and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dlnotes import engine
+from dlnotes.errors import BuildFailed, DlnotesError
+from dlnotes.project import Workspace, find_project
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        project = find_project()
+        workspace = Workspace.for_mode(project, args.quick)
+        return args.command(project, workspace, args)
+    except BuildFailed as failed:
+        print(f"dlnotes: {failed}", file=sys.stderr)
+        return 1
+    except DlnotesError as err:
+        print(f"dlnotes: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(project, workspace, args) -> int:
+    print(f"dlnotes: {workspace.mode} mode, outputs in {workspace.root}")
+    engine.build(project, workspace, args.names, force=args.force, jobs=args.jobs)
+    return 0
+
+
+def _list(project, workspace, args) -> int:
+    print(f"{'snippet':<28} {'state':<34} {'last run':<24} runtime  pages")
+    for snippet, reason, entry in engine.status(project, workspace):
+        state = f"stale: {reason}" if reason else "up to date"
+        runtime = f"{entry['runtime_s']:.1f} s" if "runtime_s" in entry else "-"
+        pages = ", ".join(project.pages_embedding(snippet.name)) or "-"
+        print(f"{snippet.name:<28} {state:<34} {entry.get('ran_at', '-'):<24} "
+              f"{runtime:>7}  {pages}")
+    return 0
+
+
+def _clean(project, workspace, args) -> int:
+    removed = engine.clean(project, workspace, args.names)
+    print(f"dlnotes: removed {workspace.mode}-mode outputs of {', '.join(removed) or 'nothing'}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlnotes", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    for name, handler, text in (
+        ("run", _run, "run the stale snippets (or the named ones) and record them"),
+        ("list", _list, "show every snippet, whether it is stale and why, and its pages"),
+        ("clean", _clean, "remove outputs and manifest entries"),
+    ):
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.set_defaults(command=handler)
+        sub.add_argument("--quick", action="store_true",
+                         help="quick mode (small data, few epochs) in its own output folder")
+        if name != "list":
+            sub.add_argument("names", nargs="*", metavar="NAME", help="snippets to select")
+        if name == "run":
+            sub.add_argument("--force", action="store_true", help="run even if up to date")
+            sub.add_argument("--jobs", type=int, default=None,
+                             help="snippets at once (default: measured for this machine)")
+    return parser

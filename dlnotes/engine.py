@@ -1,0 +1,190 @@
+"""Bring a mode's outputs up to date: decide what is stale, run it, record why.
+
+This is the one entry point the CLI and the MkDocs hook share.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from dlnotes import cachekey, manifest, runner, threads
+from dlnotes.errors import BuildFailed, DlnotesError
+from dlnotes.project import Project, Workspace
+from dlnotes.snippet import Snippet
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    """What happened to one snippet in this build."""
+
+    name: str
+    status: str  # "cached", "ran" or "failed"
+    reason: str = ""
+    runtime_s: float = 0.0
+    summary: str = ""
+    detail: str = ""
+
+
+def load_snippets(project: Project, names: Iterable[str] = ()) -> list[Snippet]:
+    """The snippets to consider: all of them, or the named ones (unknown names are an error)."""
+    available = project.snippets()
+    wanted = list(names) or list(available)
+    unknown = [n for n in wanted if n not in available]
+    if unknown:
+        known = ", ".join(available) or "none"
+        raise DlnotesError(f"unknown snippet {', '.join(unknown)}; known snippets: {known}")
+    return [Snippet.parse(n, available[n], project.root) for n in wanted]
+
+
+def status(project: Project, workspace: Workspace) -> list[tuple[Snippet, str, dict[str, Any]]]:
+    """Each snippet with why it would run now ('' when up to date) and its manifest entry."""
+    entries = manifest.load(workspace.manifest_path)
+    env = cachekey.environment()
+    rows = []
+    for snippet in load_snippets(project):
+        entry = entries.get(snippet.name, {})
+        current = cachekey.inputs(snippet, workspace.mode, env, project.root)
+        rows.append((snippet,
+                     cachekey.stale_reason(entry, current, workspace.output_dir(snippet.name)),
+                     entry))
+    return rows
+
+
+def build(
+    project: Project,
+    workspace: Workspace,
+    names: Iterable[str] = (),
+    force: bool = False,
+    jobs: int | None = None,
+    log: Log = print,
+) -> list[Outcome]:
+    """Run every stale (or, with `force`, every selected) snippet; raise BuildFailed on failure.
+
+    Completed runs are recorded in the manifest as they finish, so a build interrupted half way
+    keeps what it finished.
+    """
+    snippets = load_snippets(project, names)
+    _ensure_writable(workspace)
+    with manifest.exclusive(workspace.lock_path):
+        runner.recover(workspace)
+        entries = manifest.load(workspace.manifest_path)
+        env = cachekey.environment()
+        outcomes: dict[str, Outcome] = {}
+        todo: list[tuple[Snippet, str, dict[str, Any]]] = []
+        for snippet in snippets:
+            current = cachekey.inputs(snippet, workspace.mode, env, project.root)
+            reason = "forced" if force else cachekey.stale_reason(
+                entries.get(snippet.name), current, workspace.output_dir(snippet.name))
+            if reason:
+                todo.append((snippet, reason, current))
+            else:
+                outcomes[snippet.name] = Outcome(snippet.name, "cached")
+                log(f"[{snippet.name}] cached")
+        if todo:
+            plan = threads.plan(project.root / ".dlnotes", jobs)
+            record = threading.Lock()
+
+            def run_one(item: tuple[Snippet, str, dict[str, Any]]) -> None:
+                snippet, reason, current = item
+                result = runner.run(snippet, workspace, project.promised_outputs(snippet.name),
+                                    plan.threads)
+                outcome = _outcome(snippet.name, reason, result)
+                with record:
+                    if result.ok:
+                        entries[snippet.name] = _entry(current, reason, result, plan.threads)
+                    else:  # keep the last good run's record beside the failure
+                        entries[snippet.name] = {**entries.get(snippet.name, {}),
+                                                 "status": "failed", "error": outcome.summary,
+                                                 "failed_at": _now()}
+                    manifest.save(workspace.manifest_path, entries)
+                    outcomes[snippet.name] = outcome
+                    log(_progress(outcome))
+
+            with ThreadPoolExecutor(max_workers=min(plan.jobs, len(todo))) as pool:
+                list(pool.map(run_one, todo))
+    ordered = [outcomes[s.name] for s in snippets]
+    failures = {o.name: _failure_text(o, project, workspace)
+                for o in ordered if o.status == "failed"}
+    if failures:
+        raise BuildFailed(failures)
+    return ordered
+
+
+def _ensure_writable(workspace: Workspace) -> None:
+    try:
+        workspace.root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise DlnotesError(
+            f"cannot create output folder {workspace.root}: {err.strerror}") from None
+    if not os.access(workspace.root, os.W_OK | os.X_OK):
+        raise DlnotesError(f"output folder {workspace.root} is not writable")
+
+
+def _outcome(name: str, reason: str, result: runner.RunResult) -> Outcome:
+    return Outcome(name, "ran" if result.ok else "failed", reason, result.runtime_s,
+                   result.summary, result.detail)
+
+
+def _entry(current: dict[str, Any], reason: str, result: runner.RunResult, thread_count: int
+           ) -> dict[str, Any]:
+    return {
+        "inputs": current,
+        "key": cachekey.key(current),
+        "status": "ok",
+        "reason": reason,
+        "runtime_s": round(result.runtime_s, 2),
+        "ran_at": _now(),
+        "threads": thread_count,
+        "outputs": result.outputs,
+    }
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _progress(outcome: Outcome) -> str:
+    if outcome.status == "ran":
+        return f"[{outcome.name}] ran in {outcome.runtime_s:.1f} s ({outcome.reason})"
+    return f"[{outcome.name}] FAILED after {outcome.runtime_s:.1f} s: {outcome.summary}"
+
+
+def _failure_text(outcome: Outcome, project: Project, workspace: Workspace) -> str:
+    pages = ", ".join(project.pages_embedding(outcome.name)) or "no page"
+    kept = workspace.output_dir(outcome.name)
+    lines = [
+        f"snippet '{outcome.name}' (snippets/{outcome.name}.py) failed: {outcome.summary}",
+        f"  embedded by: {pages}",
+        f"  outputs kept: {kept if kept.exists() else 'none yet'}",
+    ]
+    if outcome.detail:
+        lines += [f"  | {line}" for line in outcome.detail.splitlines()]
+    return "\n".join(lines)
+
+
+def clean(project: Project, workspace: Workspace, names: Iterable[str] = ()) -> list[str]:
+    """Remove outputs and manifest entries (of the named snippets, or all); return what went."""
+    if not workspace.root.is_dir():
+        return []
+    with manifest.exclusive(workspace.lock_path):
+        entries = manifest.load(workspace.manifest_path)
+        if names:
+            selected = [s.name for s in load_snippets(project, names)]
+        else:
+            folders = {p.name for p in workspace.root.iterdir()
+                       if p.is_dir() and not p.name.startswith(".")}
+            selected = sorted(set(entries) | folders)
+        for name in selected:
+            shutil.rmtree(workspace.output_dir(name), ignore_errors=True)
+            entries.pop(name, None)
+        manifest.save(workspace.manifest_path, entries)
+    return selected

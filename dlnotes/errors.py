@@ -1,0 +1,17 @@
+"""Errors the engine reports to people as one line (or one short block), never as a traceback."""
+
+from __future__ import annotations
+
+
+class DlnotesError(Exception):
+    """A problem with the input (a name, a path, a directive) that the user can fix."""
+
+
+class BuildFailed(DlnotesError):
+    """One or more snippets failed; the message names each one, its error and its pages."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.names = list(failures)
+        count = len(failures)
+        head = f"{count} snippet{'s' if count != 1 else ''} failed; previous outputs were kept."
+        super().__init__("\n\n".join([head, *failures.values()]))

@@ -1,0 +1,119 @@
+"""MkDocs hooks: run what is stale before building, then publish its outputs and numbers.
+
+`mkdocs build` fails when a snippet fails (the report names snippet, error and pages);
+`mkdocs serve` keeps previewing and puts a visible warning on the pages whose outputs are stale.
+
+Environment:
+    DLNOTES_QUICK=1   quick mode, with outputs in its own folder (see `Workspace.for_mode`)
+    DLNOTES_NO_RUN=1  use the outputs as they are, run nothing (a bare build, for benchmarks)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+from dlnotes import engine, manifest, report
+from dlnotes.errors import BuildFailed, DlnotesError
+from dlnotes.metrics import Metrics
+from dlnotes.project import GENERATED, Project, Workspace
+
+log = logging.getLogger("mkdocs.plugins.dlnotes")
+
+
+class _Build:
+    """What one build (one rebuild, under `serve`) knows."""
+
+    serving = False
+
+    def __init__(self, config: Any) -> None:
+        self.project = Project(Path(config.config_file_path).resolve().parent)
+        self.workspace = Workspace.for_mode(self.project, os.environ.get("DLNOTES_QUICK") == "1")
+        self.outcomes: dict[str, engine.Outcome] = {}
+        self.stale_pages: set[str] = set()
+        self.metrics = Metrics(self.workspace)
+
+
+_build: _Build | None = None
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    _Build.serving = command == "serve"
+
+
+def on_config(config: Any) -> Any:
+    global _build
+    _build = _Build(config)
+    # Pages include snippet code from the project root and generated tables from the workspace.
+    includes = config.mdx_configs.setdefault("pymdownx.snippets", {})
+    includes["base_path"] = [str(_build.workspace.base), str(_build.project.root)]
+    return config
+
+
+def on_pre_build(config: Any) -> None:
+    assert _build is not None
+    if os.environ.get("DLNOTES_NO_RUN") == "1":
+        return
+    try:
+        outcomes = engine.build(_build.project, _build.workspace, log=log.info)
+        _build.outcomes = {o.name: o for o in outcomes}
+    except BuildFailed as failed:
+        if not _build.serving:
+            raise PluginError(str(failed)) from None
+        log.warning(str(failed))
+        for name in failed.names:
+            _build.stale_pages.update(_build.project.pages_embedding(name))
+    except DlnotesError as err:
+        raise PluginError(str(err)) from None
+
+
+def on_files(files: Files, config: Any) -> Files:
+    assert _build is not None
+    workspace = _build.workspace
+    if workspace.base != _build.project.docs_dir:
+        # Quick mode: show its own outputs, never the full-mode ones that docs/ may hold.
+        for file in [f for f in files if f.src_uri.startswith(f"{GENERATED}/")]:
+            files.remove(file)
+        if workspace.root.is_dir():
+            for path in sorted(workspace.root.rglob("*")):
+                relative = path.relative_to(workspace.base).as_posix()
+                if path.is_file() and not _hidden(relative) and path.suffix != ".md":
+                    files.append(File(relative, str(workspace.base), config.site_dir,
+                                      config.use_directory_urls))
+    entries = manifest.load(workspace.manifest_path)
+    files.append(File.generated(config, "build-report.md",
+                                content=report.render(_build.project, workspace, entries,
+                                                      _build.outcomes)))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    assert _build is not None
+    source = f"docs/{page.file.src_uri}"
+
+    def keep_previewing(message: str) -> str:
+        log.warning(message)
+        return "**⚠ missing number**"
+
+    try:
+        markdown = _build.metrics.substitute(
+            markdown, source, on_error=keep_previewing if _build.serving else None)
+    except DlnotesError as err:
+        raise PluginError(str(err)) from None
+    if source in _build.stale_pages:
+        markdown = (
+            '!!! danger "Stale outputs"\n'
+            "    A snippet this page embeds failed in this preview; the figures and numbers\n"
+            "    below are from its last successful run. See the terminal for the error.\n\n"
+            + markdown
+        )
+    return markdown
+
+
+def _hidden(relative: str) -> bool:
+    return any(part.startswith(".") for part in relative.split("/"))

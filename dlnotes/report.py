@@ -1,0 +1,54 @@
+"""The build report page: every snippet, its status, runtime, cache hit or run, and versions.
+
+Rendered from the manifest at build time, so the site itself says how fresh each figure is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlnotes.engine import Outcome
+from dlnotes.project import Project, Workspace
+
+
+def render(project: Project, workspace: Workspace, entries: dict[str, dict[str, Any]],
+           outcomes: dict[str, Outcome]) -> str:
+    lines = [
+        "# Build report",
+        "",
+        "Every figure, table and number on this site was produced by a snippet that the build ran.",
+        f"This build used **{workspace.mode}** mode. A snippet is re-run only when its source,",
+        "its mode, a declared data file or a package version changed; otherwise its last outputs",
+        "are reused (*cached*).",
+        "",
+        "| Snippet | Pages | Status | This build | Runtime | Mode | Python | torch | Last ran |",
+        "| --- | --- | --- | --- | ---: | --- | --- | --- | --- |",
+    ]
+    for name in project.snippets():
+        entry = entries.get(name, {})
+        env = entry.get("inputs", {}).get("environment", {})
+        pages = ", ".join(
+            f"[{page.removeprefix('docs/')}]({page.removeprefix('docs/')})"
+            for page in project.pages_embedding(name)
+        ) or "–"
+        runtime = f"{entry['runtime_s']:.1f} s" if "runtime_s" in entry else "–"
+        lines.append(
+            f"| `{name}` | {pages} | {_status(entry)} | {_this_build(outcomes.get(name))} "
+            f"| {runtime} | {entry.get('inputs', {}).get('mode', '–')} "
+            f"| {env.get('python', '–')} | {env.get('torch', '–')} | {entry.get('ran_at', '–')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _status(entry: dict[str, Any]) -> str:
+    if entry.get("status") == "failed":
+        return f"**failed**: {entry.get('error', '')}".replace("|", "\\|")
+    return "ok" if entry.get("status") == "ok" else "never ran"
+
+
+def _this_build(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "not run"
+    if outcome.status == "ran":
+        return f"ran ({outcome.reason})"
+    return outcome.status

@@ -1,0 +1,156 @@
+"""Run one snippet in its own process and publish its outputs only if the run succeeded.
+
+The child writes into a staging folder next to the published one. Only when it exits 0, wrote
+a readable `metrics.json`, wrote every file its pages show and met its `expect` bounds does the
+staging folder replace the published one (two renames on one file system). Anything else, a
+crash, a timeout, a kill of the engine itself, leaves the previous outputs as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dlnotes.errors import DlnotesError
+from dlnotes.project import QUICK, Workspace
+from dlnotes.snippet import Snippet
+
+ERROR_TAIL_LINES = 15
+STAGING, RETIRED = ".tmp-", ".old-"
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    runtime_s: float
+    outputs: list[str] = field(default_factory=list)
+    summary: str = ""
+    detail: str = ""
+
+
+def child_environment(out_dir: Path, mode: str, threads: int) -> dict[str, str]:
+    """The environment of the contract: output folder, mode, headless plots, fixed threads."""
+    env = dict(os.environ)
+    count = str(threads)
+    env.update(
+        DLNOTES_OUT=str(out_dir),
+        DLNOTES_QUICK="1" if mode == QUICK else "0",
+        MPLBACKEND="Agg",
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+        OMP_NUM_THREADS=count,
+        MKL_NUM_THREADS=count,
+        OPENBLAS_NUM_THREADS=count,
+    )
+    return env
+
+
+def run(snippet: Snippet, workspace: Workspace, promised: dict[str, list[str]], threads: int
+        ) -> RunResult:
+    staging = workspace.root / f"{STAGING}{snippet.name}-{os.getpid()}-{threading.get_ident()}"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    except OSError as err:
+        raise DlnotesError(f"cannot write outputs in {workspace.root}: {err.strerror}") from None
+    try:
+        result = _execute(snippet, staging, workspace.mode, threads)
+        if result.ok:
+            problems = _check_outputs(snippet, staging, promised, workspace.mode)
+            if problems:
+                return RunResult(False, result.runtime_s, summary=problems[0],
+                                 detail="\n".join(problems))
+            result.outputs = sorted(p.relative_to(staging).as_posix()
+                                    for p in staging.rglob("*") if p.is_file())
+            _publish(staging, workspace.output_dir(snippet.name))
+        return result
+    except OSError as err:
+        raise DlnotesError(
+            f"cannot publish outputs of '{snippet.name}' in {workspace.root}: {err.strerror}; "
+            "previous outputs kept"
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _execute(snippet: Snippet, staging: Path, mode: str, threads: int) -> RunResult:
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, str(snippet.path)],
+        cwd=staging,
+        env=child_environment(staging, mode, threads),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # its own process group, so a timeout kills its children too
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=snippet.timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        return RunResult(False, time.perf_counter() - start,
+                         summary=f"timed out after {snippet.timeout_s:g} s and was killed",
+                         detail=_tail(stderr or stdout))
+    runtime = time.perf_counter() - start
+    if process.returncode != 0:
+        how = (f"killed by signal {-process.returncode}" if process.returncode < 0
+               else f"exit code {process.returncode}")
+        return RunResult(False, runtime, summary=how, detail=_tail(stderr or stdout))
+    return RunResult(True, runtime)
+
+
+def _check_outputs(snippet: Snippet, staging: Path, promised: dict[str, list[str]], mode: str
+                   ) -> list[str]:
+    problems = [
+        f"did not write {name} (shown by {', '.join(pages)})"
+        for name, pages in promised.items()
+        if not (staging / name).is_file()
+    ]
+    metrics_path = staging / "metrics.json"
+    try:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [*problems, "did not write metrics.json"]
+    except ValueError as err:
+        return [*problems, f"wrote a metrics.json that is not JSON ({err})"]
+    if not isinstance(metrics, dict):
+        return [*problems, "metrics.json is not a JSON object"]
+    violations = (e.violation(metrics) for e in snippet.expectations_for(mode))
+    return problems + [f"{mode} mode: {v}" for v in violations if v]
+
+
+def _publish(staging: Path, final: Path) -> None:
+    retired = final.with_name(f"{RETIRED}{final.name}-{os.getpid()}")
+    if final.exists():
+        os.rename(final, retired)
+    os.rename(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def recover(workspace: Workspace) -> None:
+    """Undo what an engine killed mid-publish left: restore retired outputs, drop staging."""
+    if not workspace.root.is_dir():
+        return
+    for path in workspace.root.iterdir():
+        if path.name.startswith(RETIRED):
+            name = path.name[len(RETIRED):].rsplit("-", 1)[0]
+            if workspace.output_dir(name).exists():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.rename(path, workspace.output_dir(name))
+        elif path.name.startswith(STAGING):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.rstrip().splitlines()[-ERROR_TAIL_LINES:])

@@ -1,0 +1,99 @@
+"""How many threads each snippet gets, and how many snippets run at once: measured, not assumed.
+
+On small 2-core machines torch's default (one intra-op thread per core) can train a small CNN
+several times slower, and erratically, than one thread. What matters for a build is
+throughput, so the first build on a machine times the same total amount of small-CNN training
+under each layout that fills the cores (one process with every core's thread, ..., one
+single-threaded process per core, all started together) and keeps the fastest. The result is
+cached per machine and torch version in `.dlnotes/threads.json`; `DLNOTES_THREADS=N` overrides
+it (tests use it to skip the measurement).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlnotes.cachekey import environment
+
+# One worker of a layout: import torch, say so, wait for "go" on stdin, train, report the end.
+WORKER = r"""
+import sys, time
+import torch
+from torch import nn
+threads, units = int(sys.argv[1]), int(sys.argv[2])
+torch.set_num_threads(threads)
+torch.manual_seed(0)
+model = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 32, 3, padding=1),
+                      nn.ReLU(), nn.Flatten(), nn.Linear(32 * 8 * 8, 10))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(units * 60):
+    optimizer.zero_grad()
+    nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+print(time.time())
+"""
+
+
+@dataclass(frozen=True)
+class Plan:
+    threads: int
+    jobs: int
+
+
+def plan(cache_dir: Path, jobs: int | None = None) -> Plan:
+    """Threads per snippet and snippets at once, from the cached measurement."""
+    cores = os.cpu_count() or 1
+    override = os.environ.get("DLNOTES_THREADS", "")
+    threads = int(override) if override.isdigit() and int(override) > 0 else _measured_threads(
+        cache_dir, cores)
+    return Plan(threads, jobs or max(1, cores // threads))
+
+
+def _measured_threads(cache_dir: Path, cores: int) -> int:
+    machine = f"{cores} cores, torch {environment()['torch']}"
+    cache = cache_dir / "threads.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("machine") == machine:
+            return int(cached["threads"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        seconds = {t: _time_layout(t, cores) for t in sorted({1, max(1, cores // 2), cores})}
+    except (subprocess.SubprocessError, ValueError, OSError):
+        return 1  # no torch or a broken probe: one thread per snippet is never a bad guess
+    threads = min(seconds, key=seconds.__getitem__)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"machine": machine, "threads": threads,
+                                 "seconds_per_layout": seconds}, indent=2) + "\n")
+    return threads
+
+
+def _time_layout(threads: int, cores: int) -> float:
+    """Wall time for `cores` units of training run as `cores // threads` processes at once."""
+    workers = max(1, cores // threads)
+    processes = [
+        subprocess.Popen([sys.executable, "-c", WORKER, str(threads), str(threads)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(workers)
+    ]
+    for process in processes:  # every worker has imported torch
+        if process.stdout.readline().strip() != "ready":
+            raise subprocess.SubprocessError("thread probe failed to start")
+    start = time.time()
+    for process in processes:
+        process.stdin.write("go\n")
+        process.stdin.close()
+    ends = [float(p.stdout.read()) for p in processes]
+    if any(p.wait(timeout=120) for p in processes):
+        raise subprocess.SubprocessError("thread probe failed")
+    return max(ends) - start

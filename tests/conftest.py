@@ -1,0 +1,111 @@
+"""Shared fixtures: the real project built once in quick mode, and throw-away projects."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dlnotes import engine
+from dlnotes.errors import BuildFailed
+from dlnotes.project import QUICK, Project, Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = Project(ROOT)
+HOOK = ROOT / "dlnotes" / "mkdocs_hook.py"
+
+
+@dataclass
+class QuickBuild:
+    workspace: Workspace
+    outcomes: dict[str, engine.Outcome]
+    failure: str
+
+
+@pytest.fixture(scope="session")
+def quick_build(tmp_path_factory: pytest.TempPathFactory) -> QuickBuild:
+    """Every snippet of the project run once in quick mode, in a folder this test session owns."""
+    workspace = Workspace(QUICK, tmp_path_factory.mktemp("quick"))
+    try:
+        outcomes = engine.build(PROJECT, workspace, log=lambda line: None)
+        failure = ""
+    except BuildFailed as failed:
+        outcomes, failure = [], str(failed)
+    return QuickBuild(workspace, {o.name: o for o in outcomes}, failure)
+
+
+class FakeProject:
+    """A tiny project on disk: snippets that need nothing but the standard library."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.project = Project(root)
+        (root / "snippets").mkdir()
+        (root / "docs").mkdir()
+        (root / "mkdocs.yml").write_text(textwrap.dedent(f"""\
+            site_name: Fake
+            theme: {{name: material, font: false}}
+            hooks: [{HOOK}]
+            exclude_docs: |
+              generated/**/*.md
+            markdown_extensions:
+              - pymdownx.superfences
+              - pymdownx.snippets: {{check_paths: true}}
+            """))
+
+    def snippet(self, name: str, body: str) -> Path:
+        path = self.root / "snippets" / f"{name}.py"
+        path.write_text(textwrap.dedent(body))
+        return path
+
+    def page(self, name: str, text: str) -> Path:
+        path = self.root / "docs" / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def workspace(self, quick: bool = False) -> Workspace:
+        return Workspace.for_mode(self.project, quick)
+
+    def build(self, *names: str, quick: bool = False, force: bool = False) -> dict[str, str]:
+        """Run the engine; the status of each snippet ('cached' or 'ran: <reason>')."""
+        outcomes = engine.build(Project(self.root), self.workspace(quick), names, force=force,
+                                log=lambda line: None)
+        return {o.name: o.status if o.status == "cached" else f"{o.status}: {o.reason}"
+                for o in outcomes}
+
+
+METRICS_SNIPPET = """\
+    import json, os, pathlib
+    out = pathlib.Path(os.environ.get("DLNOTES_OUT", "outputs/{name}"))
+    out.mkdir(parents=True, exist_ok=True)
+    quick = os.environ.get("DLNOTES_QUICK") == "1"
+    (out / "metrics.json").write_text(json.dumps({{"value": {value}, "quick": quick}}))
+    (out / "table.md").write_text("| a |\\n| - |\\n| {value} |\\n")
+    """
+
+
+@pytest.fixture
+def fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeProject:
+    monkeypatch.setenv("DLNOTES_THREADS", "1")
+    monkeypatch.delenv("DLNOTES_QUICK_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return FakeProject(tmp_path)
+
+
+def metrics_snippet(name: str, value: float = 1) -> str:
+    return textwrap.dedent(METRICS_SNIPPET.format(name=name, value=value))
+
+
+def tree_bytes(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` with its content, to compare before and after."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DLNOTES_")}
+    env["NO_MKDOCS_2_WARNING"] = "1"
+    return {**env, **extra}

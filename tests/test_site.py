@@ -1,0 +1,117 @@
+"""The site: builds strict in quick mode, shows every image it references, fails loudly."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+from conftest import PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, subprocess_env
+
+
+def mkdocs_build(project_root: Path, site_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=project_root, env=subprocess_env(**env), capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def quick_site(quick_build: QuickBuild, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    site = tmp_path_factory.mktemp("site")
+    done = mkdocs_build(ROOT, site, DLNOTES_QUICK="1",
+                        DLNOTES_QUICK_DIR=str(quick_build.workspace.base))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return site
+
+
+class _Refs(HTMLParser):
+    """The images of a page, and every address the browser would load on its own."""
+
+    NOT_LOADED = {"canonical", "alternate", "next", "prev"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.loaded: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "img" and found.get("src"):
+            self.images.append(found["src"])
+        if tag in ("img", "script", "iframe", "source") and found.get("src"):
+            self.loaded.append(found["src"])
+        if tag == "link" and found.get("href") and found.get("rel") not in self.NOT_LOADED:
+            self.loaded.append(found["href"])
+
+
+def test_every_image_a_page_references_exists(quick_site: Path) -> None:
+    checked = 0
+    for html in quick_site.rglob("*.html"):
+        refs = _Refs()
+        refs.feed(html.read_text(encoding="utf-8"))
+        page_url = "/" + html.relative_to(quick_site).as_posix()
+        for src in refs.images:
+            if urlparse(src).scheme in ("data", "http", "https"):
+                continue
+            target = quick_site / urljoin(page_url, src).lstrip("/")
+            assert target.is_file(), f"{html.relative_to(quick_site)} shows missing {src}"
+            checked += 1
+    assert checked >= len(PROJECT.snippets()), "expected at least one figure per snippet"
+
+
+def test_numbers_in_the_prose_are_filled_in_from_metrics(quick_site: Path) -> None:
+    for html in quick_site.rglob("*.html"):
+        assert not re.search(r"\{\{\s*\w+\.", html.read_text(encoding="utf-8")), html
+
+
+def test_the_build_report_lists_every_snippet(quick_site: Path) -> None:
+    report = (quick_site / "build-report" / "index.html").read_text(encoding="utf-8")
+    assert "<strong>quick</strong> mode" in report
+    for name in PROJECT.snippets():
+        assert f"<code>{name}</code>" in report
+
+
+def test_the_site_loads_nothing_from_another_host(quick_site: Path) -> None:
+    for html in quick_site.rglob("*.html"):
+        refs = _Refs()
+        refs.feed(html.read_text(encoding="utf-8"))
+        assert refs.loaded, f"{html} loads no script or style at all"
+        remote = [url for url in refs.loaded if urlparse(url).netloc]
+        assert remote == [], f"{html.relative_to(quick_site)} loads from another host"
+
+
+def test_a_missing_include_fails_the_strict_build_naming_the_file(
+        fake: FakeProject, tmp_path: Path) -> None:
+    fake.page("index.md", '```python\n--8<-- "snippets/nowhere.py"\n```\n')
+    done = mkdocs_build(fake.root, tmp_path / "site")
+    assert done.returncode != 0
+    assert "snippets/nowhere.py" in done.stderr
+
+
+def test_a_failing_snippet_fails_the_build_naming_it_and_its_page(
+        fake: FakeProject, tmp_path: Path) -> None:
+    fake.snippet("alpha", "raise RuntimeError('the data went missing')\n")
+    fake.page("index.md", '```python\n--8<-- "snippets/alpha.py"\n```\n')
+    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1")
+    assert done.returncode != 0
+    assert "snippet 'alpha' (snippets/alpha.py) failed: exit code 1" in done.stderr
+    assert "embedded by: docs/index.md" in done.stderr
+    assert "RuntimeError: the data went missing" in done.stderr
+
+
+def test_a_number_with_no_metric_behind_it_fails_the_build(
+        fake: FakeProject, tmp_path: Path) -> None:
+    fake.snippet("alpha", metrics_snippet("alpha", 0.25))
+    fake.page("index.md", "# Result\n\nAccuracy {{ alpha.value:.0% }}, loss {{ alpha.loss }}.\n")
+    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1")
+    assert done.returncode != 0
+    assert "docs/index.md: {{ alpha.loss }}: metrics.json of 'alpha' has no 'loss'" in done.stderr
+    fake.page("index.md", "# Result\n\nThe accuracy is {{ alpha.value:.0% }}.\n")
+    assert mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1").returncode == 0
+    assert "The accuracy is 25%." in (tmp_path / "site" / "index.html").read_text()
