@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-KATEX_VERSION := 0.16.47
-KATEX  := docs/assets/vendor/katex
+VENDOR := docs/assets/vendor
+KATEX_VERSION   := 0.16.47
+MERMAID_VERSION := 11.12.2
 # Silence the theme's end-of-life banner in every build.
 export NO_MKDOCS_2_WARNING := 1
 
@@ -21,15 +22,19 @@ $(STAMP): pyproject.toml constraints.txt
 		-c constraints.txt -e '.[dev]'
 	touch $@
 
-# KaTeX is served from the site itself (no CDN): fetched once from the npm registry.
-$(KATEX)/katex.min.js: Makefile
-	rm -rf $(KATEX) && mkdir -p $(KATEX)
-	cd $(KATEX) && npm pack --silent katex@$(KATEX_VERSION) >/dev/null \
-		&& tar -xzf katex-$(KATEX_VERSION).tgz --strip-components=2 package/dist \
-		&& rm -rf katex-$(KATEX_VERSION).tgz README.md contrib *.mjs katex.js katex.css katex-swap*
+# KaTeX (formulas) and Mermaid (diagrams) are served from the site itself, never from a CDN:
+# fetched once from the npm registry, keeping only the files the pages load.
+$(VENDOR)/.stamp: Makefile
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/katex $(VENDOR)/mermaid
+	cd $(VENDOR) && npm pack --silent katex@$(KATEX_VERSION) mermaid@$(MERMAID_VERSION) >/dev/null
+	tar -xzf $(VENDOR)/katex-$(KATEX_VERSION).tgz -C $(VENDOR)/katex --strip-components=2 \
+		package/dist/katex.min.js package/dist/katex.min.css package/dist/fonts
+	tar -xzf $(VENDOR)/mermaid-$(MERMAID_VERSION).tgz -C $(VENDOR)/mermaid --strip-components=2 \
+		package/dist/mermaid.min.js
+	rm $(VENDOR)/*.tgz
 	touch $@
 
-setup: $(STAMP) $(KATEX)/katex.min.js  ## create .venv and install the project (skipped when up to date)
+setup: $(STAMP) $(VENDOR)/.stamp  ## create .venv and install the project (skipped when up to date)
 
 site: setup  ## run the stale snippets (full mode) and build the site into site/
 	$(BIN)/mkdocs build --strict

@@ -55,7 +55,7 @@ class Project:
     def pages_embedding(self, name: str) -> list[str]:
         """Pages that include the snippet's code or show one of its outputs."""
         pattern = re.compile(
-            rf"snippets/{re.escape(name)}\.py\b|{GENERATED}/{re.escape(name)}/"
+            rf"--8<--\s*\"snippets/{re.escape(name)}\.py\b|{GENERATED}/{re.escape(name)}/"
         )
         return [page for page, text in self._pages.items() if pattern.search(text)]
 

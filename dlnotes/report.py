@@ -21,8 +21,8 @@ def render(project: Project, workspace: Workspace, entries: dict[str, dict[str, 
         "its mode, a declared data file or a package version changed; otherwise its last outputs",
         "are reused (*cached*).",
         "",
-        "| Snippet | Pages | Status | This build | Runtime | Mode | Python | torch | Last ran |",
-        "| --- | --- | --- | --- | ---: | --- | --- | --- | --- |",
+        "| Snippet | Pages | Status | This build | Runtime | Mode | Versions | Last ran |",
+        "| --- | --- | --- | --- | ---: | --- | --- | --- |",
     ]
     for name in project.snippets():
         entry = entries.get(name, {})
@@ -35,7 +35,8 @@ def render(project: Project, workspace: Workspace, entries: dict[str, dict[str, 
         lines.append(
             f"| `{name}` | {pages} | {_status(entry)} | {_this_build(outcomes.get(name))} "
             f"| {runtime} | {entry.get('inputs', {}).get('mode', '–')} "
-            f"| {env.get('python', '–')} | {env.get('torch', '–')} | {entry.get('ran_at', '–')} |"
+            f"| Python {env.get('python', '–')}, torch {env.get('torch', '–')} "
+            f"| {entry.get('ran_at', '–')} |"
         )
     return "\n".join(lines) + "\n"
 

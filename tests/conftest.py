@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,3 +111,21 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DLNOTES_")}
     env["NO_MKDOCS_2_WARNING"] = "1"
     return {**env, **extra}
+
+
+def mkdocs_build(project_root: Path, site_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=project_root, env=subprocess_env(**env), capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="session")
+def quick_site(quick_build: QuickBuild, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real site, built strict from the quick-mode outputs."""
+    site = tmp_path_factory.mktemp("site")
+    done = mkdocs_build(ROOT, site, DLNOTES_QUICK="1",
+                        DLNOTES_QUICK_DIR=str(quick_build.workspace.base))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return site

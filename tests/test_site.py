@@ -3,31 +3,11 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-import pytest
-from conftest import PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, subprocess_env
-
-
-def mkdocs_build(project_root: Path, site_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=project_root, env=subprocess_env(**env), capture_output=True, text=True,
-        timeout=600,
-    )
-
-
-@pytest.fixture(scope="session")
-def quick_site(quick_build: QuickBuild, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("site")
-    done = mkdocs_build(ROOT, site, DLNOTES_QUICK="1",
-                        DLNOTES_QUICK_DIR=str(quick_build.workspace.base))
-    assert done.returncode == 0, done.stderr[-3000:]
-    return site
+from conftest import PROJECT, FakeProject, metrics_snippet, mkdocs_build
 
 
 class _Refs(HTMLParser):

@@ -1,0 +1,109 @@
+"""`make bench`: how long the site takes to build, against the targets in shared/DESIGN.md.
+
+Works on a copy of the tracked files in a temporary folder, so the outputs of the checkout are
+never touched. Scenarios, each timed as a whole `mkdocs build --strict` process:
+
+- cold:    empty output cache, every snippet runs (full mode)
+- warm:    nothing changed since the last build
+- touched: one snippet's source edited (a comment appended), so that snippet alone re-runs
+- bare:    `mkdocs build` of the same pages with the engine switched off (DLNOTES_NO_RUN=1)
+
+Usage: python benchmarks/bench.py [--runs N] [--cold-runs N] [--snippet NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs of warm/touched/bare")
+    parser.add_argument("--cold-runs", type=int, default=2, help="runs of the cold build")
+    parser.add_argument("--snippet", default="losses", help="the snippet to touch")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="dlnotes-bench-") as tmp:
+        work = Path(tmp) / "site-src"
+        _copy_tracked(work)
+        generated = work / "docs" / "generated"
+        timings: dict[str, list[float]] = {"cold": [], "warm": [], "touched": [], "bare": []}
+        snippet_runs: list[float] = []
+
+        for _ in range(args.cold_runs):
+            shutil.rmtree(generated, ignore_errors=True)
+            timings["cold"].append(_build(work))
+        for _ in range(args.runs):
+            timings["warm"].append(_build(work))
+            timings["bare"].append(_build(work, DLNOTES_NO_RUN="1"))
+            source = work / "snippets" / f"{args.snippet}.py"
+            source.write_text(source.read_text() + f"# bench edit {time.time_ns()}\n")
+            timings["touched"].append(_build(work))
+            manifest = json.loads((generated / ".manifest.json").read_text())
+            snippet_runs.append(manifest["snippets"][args.snippet]["runtime_s"])
+
+    print(_table(timings, statistics.median(snippet_runs), args))
+    return 0
+
+
+def _copy_tracked(work: Path) -> None:
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split("\0")
+    for name in filter(None, tracked):
+        target = work / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+    # The thread measurement describes the machine, not the cache: reuse it if there is one.
+    measured = ROOT / ".dlnotes" / "threads.json"
+    if measured.is_file():
+        (work / ".dlnotes").mkdir(exist_ok=True)
+        shutil.copy2(measured, work / ".dlnotes" / "threads.json")
+
+
+def _build(work: Path, **env: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"],
+        cwd=work, check=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1", **env},
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - start
+
+
+def _table(timings: dict[str, list[float]], snippet_s: float, args: argparse.Namespace) -> str:
+    bare = statistics.median(timings["bare"])
+    med = {name: statistics.median(values) for name, values in timings.items()}
+    checks = {
+        "cold": ("≤ 300 s", med["cold"] <= 300, f"{med['cold'] / 300:.2f} of budget"),
+        "warm": ("≤ 1.3 × bare", med["warm"] <= 1.3 * bare, f"{med['warm'] / bare:.2f} × bare"),
+        "touched": (
+            f"{args.snippet} run ({snippet_s:.1f} s) + ≤ 1.3 × bare",
+            med["touched"] - snippet_s <= 1.3 * bare,
+            f"{(med['touched'] - snippet_s) / bare:.2f} × bare + run",
+        ),
+        "bare": ("reference", True, "1.00 × bare"),
+    }
+    lines = [
+        "| scenario | runs | median s | min s | max s | target | ratio | met |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- | --- |",
+    ]
+    for name, values in timings.items():
+        target, met, ratio = checks[name]
+        lines.append(f"| {name} | {len(values)} | {med[name]:.2f} | {min(values):.2f} "
+                     f"| {max(values):.2f} | {target} | {ratio} | {'yes' if met else 'NO'} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
