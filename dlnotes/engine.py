@@ -95,8 +95,7 @@ def build(
 
             def run_one(item: tuple[Snippet, str, dict[str, Any]]) -> None:
                 snippet, reason, current = item
-                result = runner.run(snippet, workspace, project.promised_outputs(snippet.name),
-                                    plan.threads)
+                result = runner.run(snippet, workspace, project, plan.threads)
                 outcome = _outcome(snippet.name, reason, result)
                 with record:
                     if result.ok:

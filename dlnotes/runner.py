@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dlnotes import strays
 from dlnotes.errors import DlnotesError
-from dlnotes.project import QUICK, Workspace
+from dlnotes.project import QUICK, Project, Workspace
 from dlnotes.snippet import Snippet
 
 ERROR_TAIL_LINES = 15
@@ -53,8 +54,7 @@ def child_environment(out_dir: Path, mode: str, threads: int) -> dict[str, str]:
     return env
 
 
-def run(snippet: Snippet, workspace: Workspace, promised: dict[str, list[str]], threads: int
-        ) -> RunResult:
+def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int) -> RunResult:
     staging = workspace.root / f"{STAGING}{snippet.name}-{os.getpid()}-{threading.get_ident()}"
     try:
         shutil.rmtree(staging, ignore_errors=True)
@@ -62,9 +62,16 @@ def run(snippet: Snippet, workspace: Workspace, promised: dict[str, list[str]], 
     except OSError as err:
         raise DlnotesError(f"cannot write outputs in {workspace.root}: {err.strerror}") from None
     try:
+        before = strays.snapshot(project, workspace)
         result = _execute(snippet, staging, workspace.mode, threads)
+        outside = strays.written(before, strays.snapshot(project, workspace))
+        if outside:
+            return RunResult(False, result.runtime_s,
+                             summary=f"wrote outside its output folder: {', '.join(outside)}",
+                             detail=result.detail)
         if result.ok:
-            problems = _check_outputs(snippet, staging, promised, workspace.mode)
+            problems = _check_outputs(snippet, staging, project.promised_outputs(snippet.name),
+                                      workspace.mode)
             if problems:
                 return RunResult(False, result.runtime_s, summary=problems[0],
                                  detail="\n".join(problems))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import socket
+import sys
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-from conftest import PROJECT, FakeProject, metrics_snippet, mkdocs_build
+from conftest import PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
 
 
 class _Refs(HTMLParser):
@@ -95,3 +99,86 @@ def test_a_number_with_no_metric_behind_it_fails_the_build(
     fake.page("index.md", "# Result\n\nThe accuracy is {{ alpha.value:.0% }}.\n")
     assert mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1").returncode == 0
     assert "The accuracy is 25%." in (tmp_path / "site" / "index.html").read_text()
+
+
+class _Links(HTMLParser):
+    """Internal references of a page (href and src) and the ids it defines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for key, value in attrs:
+            if key in ("id", "name") and value:
+                self.ids.add(value)
+            if key in ("href", "src") and value and not urlparse(value).scheme \
+                    and not value.startswith("//"):
+                self.refs.append(value)
+
+
+def _parsed(html: Path, cache: dict[Path, _Links]) -> _Links:
+    if html not in cache:
+        cache[html] = _Links()
+        cache[html].feed(html.read_text(encoding="utf-8"))
+    return cache[html]
+
+
+def test_every_internal_link_and_anchor_resolves(quick_site: Path) -> None:
+    cache: dict[Path, _Links] = {}
+    broken = []
+    for html in sorted(quick_site.rglob("*.html")):
+        if html.name == "404.html":  # served from any URL, so its links are absolute
+            continue
+        page_url = "/" + html.relative_to(quick_site).as_posix()
+        for ref in _parsed(html, cache).refs:
+            url = urlparse(urljoin(page_url, ref))
+            target = quick_site / url.path.lstrip("/")
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                broken.append(f"{page_url}: {ref}")
+            elif url.fragment and target.suffix == ".html" \
+                    and url.fragment not in _parsed(target, cache).ids:
+                broken.append(f"{page_url}: {ref} (no such anchor)")
+    assert broken == []
+
+
+def _secrets(quick_build: QuickBuild) -> set[str]:
+    """What must not leak: paths of this machine, its host name, environment values.
+
+    Environment values count when they are specific to this machine or person: paths under
+    the home, work or temporary folders, and long single words such as tokens.
+    """
+    values = {str(ROOT), str(Path.home()) + "/", str(quick_build.workspace.base),
+              sys.prefix, tempfile.gettempdir() + "/pytest", socket.gethostname()}
+    private = (str(Path.home()), str(ROOT.parent), tempfile.gettempdir())
+    values |= {v for v in os.environ.values()
+               if v.startswith(private) or (len(v) >= 20 and " " not in v and ":" not in v)}
+    return {v for v in values if len(v) >= 6}
+
+
+def test_nothing_built_leaks_paths_host_or_environment(quick_site: Path,
+                                                       quick_build: QuickBuild) -> None:
+    secrets = _secrets(quick_build)
+    leaks = []
+    for folder in (quick_site, quick_build.workspace.root):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                text = path.read_bytes().decode("utf-8", errors="replace")
+                leaks += [f"{path.name}: {s!r}" for s in secrets if s in text]
+    assert leaks == []
+
+
+def test_two_builds_from_the_same_sources_give_the_same_html(
+        quick_site: Path, quick_build: QuickBuild, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    done = mkdocs_build(ROOT, again, DLNOTES_QUICK="1",
+                        DLNOTES_QUICK_DIR=str(quick_build.workspace.base))
+    assert done.returncode == 0, done.stderr[-3000:]
+    differing = [
+        html.relative_to(quick_site).as_posix() for html in sorted(quick_site.rglob("*.html"))
+        if html.read_bytes() != (again / html.relative_to(quick_site)).read_bytes()
+    ]
+    assert differing in ([], ["build-report/index.html"]), "only the report's dates may differ"
