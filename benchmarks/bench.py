@@ -64,11 +64,6 @@ def _copy_tracked(work: Path) -> None:
         target = work / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
-    # The thread measurement describes the machine, not the cache: reuse it if there is one.
-    measured = ROOT / ".dlnotes" / "threads.json"
-    if measured.is_file():
-        (work / ".dlnotes").mkdir(exist_ok=True)
-        shutil.copy2(measured, work / ".dlnotes" / "threads.json")
 
 
 def _build(work: Path, **env: str) -> float:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from dlnotes import cachekey, manifest, runner, threads
+from dlnotes import cachekey, machine, manifest, runner
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.project import Project, Workspace
 from dlnotes.snippet import Snippet
@@ -90,7 +90,8 @@ def build(
                 outcomes[snippet.name] = Outcome(snippet.name, "cached")
                 log(f"[{snippet.name}] cached")
         if todo:
-            plan = threads.plan(project.root / ".dlnotes", jobs)
+            plan = machine.plan(jobs)
+            device = machine.device()
             record = threading.Lock()
 
             def run_one(item: tuple[Snippet, str, dict[str, Any]]) -> None:
@@ -99,7 +100,8 @@ def build(
                 outcome = _outcome(snippet.name, reason, result)
                 with record:
                     if result.ok:
-                        entries[snippet.name] = _entry(current, reason, result, plan.threads)
+                        entries[snippet.name] = _entry(current, reason, result, plan.threads,
+                                                       device)
                     else:  # keep the last good run's record beside the failure
                         entries[snippet.name] = {**entries.get(snippet.name, {}),
                                                  "status": "failed", "error": outcome.summary,
@@ -133,8 +135,8 @@ def _outcome(name: str, reason: str, result: runner.RunResult) -> Outcome:
                    result.summary, result.detail)
 
 
-def _entry(current: dict[str, Any], reason: str, result: runner.RunResult, thread_count: int
-           ) -> dict[str, Any]:
+def _entry(current: dict[str, Any], reason: str, result: runner.RunResult, thread_count: int,
+           device: str) -> dict[str, Any]:
     return {
         "inputs": current,
         "key": cachekey.key(current),
@@ -143,6 +145,7 @@ def _entry(current: dict[str, Any], reason: str, result: runner.RunResult, threa
         "runtime_s": round(result.runtime_s, 2),
         "ran_at": _now(),
         "threads": thread_count,
+        "device": device,
         "outputs": result.outputs,
     }
 

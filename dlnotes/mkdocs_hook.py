@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
+import re
 from pathlib import Path
 from typing import Any
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from dlnotes import engine, manifest, report
+from dlnotes import downloads, engine, manifest, provenance, report
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.metrics import Metrics
 from dlnotes.project import GENERATED, Project, Workspace
@@ -37,6 +40,11 @@ class _Build:
         self.outcomes: dict[str, engine.Outcome] = {}
         self.stale_pages: set[str] = set()
         self.metrics = Metrics(self.workspace)
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.snippets_of: dict[str, list[str]] = {}  # page -> the snippets it embeds
+        for name in self.project.snippets():
+            for page in self.project.pages_embedding(name):
+                self.snippets_of.setdefault(page, []).append(name)
 
 
 _build: _Build | None = None
@@ -72,6 +80,7 @@ def on_pre_build(config: Any) -> None:
         raise PluginError(str(err)) from None
 
 
+@event_priority(50)  # before other plugins (mkdocs-jupyter) look at the files
 def on_files(files: Files, config: Any) -> Files:
     assert _build is not None
     workspace = _build.workspace
@@ -85,10 +94,14 @@ def on_files(files: Files, config: Any) -> Files:
                 if path.is_file() and not _hidden(relative) and path.suffix != ".md":
                     files.append(File(relative, str(workspace.base), config.site_dir,
                                       config.use_directory_urls))
-    entries = manifest.load(workspace.manifest_path)
+    _build.entries = manifest.load(workspace.manifest_path)
     files.append(File.generated(config, "build-report.md",
-                                content=report.render(_build.project, workspace, entries,
+                                content=report.render(_build.project, workspace, _build.entries,
                                                       _build.outcomes)))
+    for name, path in _build.project.snippets().items():
+        files.append(File.generated(config, f"downloads/{name}.py", abs_src_path=str(path)))
+        files.append(File.generated(config, f"downloads/{name}.ipynb",
+                                    content=downloads.as_notebook(path.read_text("utf-8"))))
     return files
 
 
@@ -105,6 +118,11 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
             markdown, source, on_error=keep_previewing if _build.serving else None)
     except DlnotesError as err:
         raise PluginError(str(err)) from None
+    page_dir = posixpath.dirname(page.file.src_uri)
+    markdown = provenance.add_captions(markdown, _build.entries, page_dir)
+    if source in _build.snippets_of:
+        block = provenance.downloads_block(_build.snippets_of[source], page_dir)
+        markdown = TITLE.sub(lambda title: f"{title[0]}\n\n{block}\n", markdown, count=1)
     if source in _build.stale_pages:
         markdown = (
             '!!! danger "Stale outputs"\n'
@@ -113,6 +131,9 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
             + markdown
         )
     return markdown
+
+
+TITLE = re.compile(r"^# .*$", re.M)
 
 
 def _hidden(relative: str) -> bool:

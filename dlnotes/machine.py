@@ -1,12 +1,16 @@
-"""How many threads each snippet gets, and how many snippets run at once: measured, not assumed.
+"""What this machine is: the device snippets will use, and the threads and parallel runs that
+are fastest here, measured, not assumed.
 
 On small 2-core machines torch's default (one intra-op thread per core) can train a small CNN
 several times slower, and erratically, than one thread. What matters for a build is
 throughput, so the first build on a machine times the same total amount of small-CNN training
 under each layout that fills the cores (one process with every core's thread, ..., one
 single-threaded process per core, all started together) and keeps the fastest. The result is
-cached per machine and torch version in `.dlnotes/threads.json`; `DLNOTES_THREADS=N` overrides
-it (tests use it to skip the measurement).
+cached per machine and torch version in `~/.cache/dlnotes/threads.json`; `DLNOTES_THREADS=N`
+overrides it (tests use it to skip the measurement).
+
+The device (a CUDA GPU's name, or the CPU) is asked of torch once per torch version and cached
+in `~/.cache/dlnotes/device.json`; the captions under the figures say where they were made.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlnotes.cachekey import environment
+
+# Facts about the machine, shared by every checkout on it.
+CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dlnotes"
 
 # One worker of a layout: import torch, say so, wait for "go" on stdin, train, report the end.
 WORKER = r"""
@@ -49,18 +56,18 @@ class Plan:
     jobs: int
 
 
-def plan(cache_dir: Path, jobs: int | None = None) -> Plan:
+def plan(jobs: int | None = None) -> Plan:
     """Threads per snippet and snippets at once, from the cached measurement."""
     cores = os.cpu_count() or 1
     override = os.environ.get("DLNOTES_THREADS", "")
-    threads = int(override) if override.isdigit() and int(override) > 0 else _measured_threads(
-        cache_dir, cores)
+    measured = int(override) if override.isdigit() and int(override) > 0 else None
+    threads = measured or _measured_threads(cores)
     return Plan(threads, jobs or max(1, cores // threads))
 
 
-def _measured_threads(cache_dir: Path, cores: int) -> int:
+def _measured_threads(cores: int) -> int:
     machine = f"{cores} cores, torch {environment()['torch']}"
-    cache = cache_dir / "threads.json"
+    cache = CACHE_DIR / "threads.json"
     try:
         cached = json.loads(cache.read_text())
         if cached.get("machine") == machine:
@@ -72,7 +79,7 @@ def _measured_threads(cache_dir: Path, cores: int) -> int:
     except (subprocess.SubprocessError, ValueError, OSError):
         return 1  # no torch or a broken probe: one thread per snippet is never a bad guess
     threads = min(seconds, key=seconds.__getitem__)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"machine": machine, "threads": threads,
                                  "seconds_per_layout": seconds}, indent=2) + "\n")
     return threads
@@ -97,3 +104,25 @@ def _time_layout(threads: int, cores: int) -> float:
     if any(p.wait(timeout=120) for p in processes):
         raise subprocess.SubprocessError("thread probe failed")
     return max(ends) - start
+
+
+def device() -> str:
+    """'CPU' or the name of the GPU that `torch.cuda.is_available()` snippets will pick."""
+    torch_version = environment()["torch"]
+    cache = CACHE_DIR / "device.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("torch") == torch_version:
+            return str(cached["device"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    probe = ("import torch; print(torch.cuda.get_device_name(0) "
+             "if torch.cuda.is_available() else 'CPU')")
+    try:
+        name = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              timeout=120, check=True).stdout.strip()
+    except (subprocess.SubprocessError, OSError):
+        return "unknown device"
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"torch": torch_version, "device": name}) + "\n")
+    return name
