@@ -35,13 +35,13 @@ class Outcome:
 
 
 def load_snippets(project: Project, names: Iterable[str] = ()) -> list[Snippet]:
-    """The snippets to consider: all of them, or the named ones (unknown names are an error)."""
-    available = project.snippets()
+    """The jobs (snippets and example notebooks) to consider: all, or the named ones."""
+    available = project.jobs()
     wanted = list(names) or list(available)
     unknown = [n for n in wanted if n not in available]
     if unknown:
         known = ", ".join(available) or "none"
-        raise DlnotesError(f"unknown snippet {', '.join(unknown)}; known snippets: {known}")
+        raise DlnotesError(f"unknown snippet {', '.join(unknown)}; known: {known}")
     return [Snippet.parse(n, available[n], project.root) for n in wanted]
 
 
@@ -163,8 +163,9 @@ def _progress(outcome: Outcome) -> str:
 def _failure_text(outcome: Outcome, project: Project, workspace: Workspace) -> str:
     pages = ", ".join(project.pages_embedding(outcome.name)) or "no page"
     kept = workspace.output_dir(outcome.name)
+    source = project.jobs()[outcome.name].relative_to(project.root).as_posix()
     lines = [
-        f"snippet '{outcome.name}' (snippets/{outcome.name}.py) failed: {outcome.summary}",
+        f"snippet '{outcome.name}' ({source}) failed: {outcome.summary}",
         f"  embedded by: {pages}",
         f"  outputs kept: {kept if kept.exists() else 'none yet'}",
     ]

@@ -102,6 +102,10 @@ def on_files(files: Files, config: Any) -> Files:
         files.append(File.generated(config, f"downloads/{name}.py", abs_src_path=str(path)))
         files.append(File.generated(config, f"downloads/{name}.ipynb",
                                     content=downloads.as_notebook(path.read_text("utf-8"))))
+    for name, path in _build.project.examples().items():  # mkdocs-jupyter renders these
+        if (workspace.output_dir(name) / "examples" / path.name).is_file():
+            files.append(File(f"examples/{path.name}", str(workspace.output_dir(name)),
+                              config.site_dir, config.use_directory_urls))
     return files
 
 
@@ -134,6 +138,23 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
 
 
 TITLE = re.compile(r"^# .*$", re.M)
+# nbconvert's loader for Mermaid diagrams imports Mermaid from a CDN; this site serves its own.
+CDN_MERMAID = re.compile(
+    r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com.*?</script>', re.S)
+
+
+def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
+    """Notebook pages: no CDN loader, and links to download the notebook or open it in Colab."""
+    if not (page.file.src_uri.startswith("examples/") and page.file.src_uri.endswith(".ipynb")):
+        return html
+    name = posixpath.basename(page.file.src_uri)
+    links = [f'<a href="{name}" download="{name}">Download <code>{name}</code></a>']
+    repo = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)/?", config.repo_url or "")
+    if repo:
+        colab = f"https://colab.research.google.com/github/{repo[1]}/blob/main/examples/{name}"
+        links.append(f'<a href="{colab}">Open in Colab</a>')
+    block = '<p class="dlnotes-downloads">' + " · ".join(links) + "</p>"
+    return block + CDN_MERMAID.sub("", html)
 
 
 def _hidden(relative: str) -> bool:

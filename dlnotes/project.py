@@ -15,6 +15,7 @@ from pathlib import Path
 from dlnotes.errors import DlnotesError
 
 FULL, QUICK = "full", "quick"
+EXAMPLE_PREFIX = "example-"
 QUICK_DIR_ENV = "DLNOTES_QUICK_DIR"
 GENERATED = "generated"
 
@@ -33,6 +34,10 @@ class Project:
     def snippets_dir(self) -> Path:
         return self.root / "snippets"
 
+    @property
+    def examples_dir(self) -> Path:
+        return self.root / "examples"
+
     def snippets(self) -> dict[str, Path]:
         """Every `snippets/<name>.py`, by name; files starting with `_` are not snippets."""
         if not self.snippets_dir.is_dir():
@@ -42,6 +47,17 @@ class Project:
             for path in sorted(self.snippets_dir.glob("*.py"))
             if not path.name.startswith("_")
         }
+
+    def examples(self) -> dict[str, Path]:
+        """Every `examples/<stem>.ipynb` walkthrough, by job name `example-<stem>`."""
+        if not self.examples_dir.is_dir():
+            return {}
+        return {f"{EXAMPLE_PREFIX}{path.stem}": path
+                for path in sorted(self.examples_dir.glob("*.ipynb"))}
+
+    def jobs(self) -> dict[str, Path]:
+        """Everything the engine runs: the snippets, then the example notebooks."""
+        return {**self.snippets(), **self.examples()}
 
     @cached_property
     def _pages(self) -> dict[str, str]:

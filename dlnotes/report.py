@@ -24,13 +24,13 @@ def render(project: Project, workspace: Workspace, entries: dict[str, dict[str, 
         "| Snippet | Pages | Status | This build | Runtime | Mode | Versions | Last ran |",
         "| --- | --- | --- | --- | ---: | --- | --- | --- |",
     ]
-    for name in project.snippets():
+    examples = project.examples()
+    for name in project.jobs():
         entry = entries.get(name, {})
         env = entry.get("inputs", {}).get("environment", {})
-        pages = ", ".join(
-            f"[{page.removeprefix('docs/')}]({page.removeprefix('docs/')})"
-            for page in project.pages_embedding(name)
-        ) or "–"
+        shown = ([f"examples/{examples[name].name}"] if name in examples
+                 else [page.removeprefix("docs/") for page in project.pages_embedding(name)])
+        pages = ", ".join(f"[{page}]({page})" for page in shown) or "–"
         runtime = f"{entry['runtime_s']:.1f} s" if "runtime_s" in entry else "–"
         lines.append(
             f"| `{name}` | {pages} | {_status(entry)} | {_this_build(outcomes.get(name))} "

@@ -9,11 +9,13 @@ as harmless comments, and the engine needs no second file to know:
     # dlnotes: expect quick final_error_rate <= 0.5
 
 An `expect` line is checked after every run in that mode: a result outside it fails the run,
-so the numbers the page's prose relies on are held by the build itself.
+so the numbers the page's prose relies on are held by the build itself. Example notebooks take
+the same lines in their code cells.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import operator
 import re
@@ -68,6 +70,10 @@ class Snippet:
     data_files: tuple[Path, ...] = ()
     expectations: tuple[Expectation, ...] = ()
 
+    @property
+    def is_notebook(self) -> bool:
+        return self.path.suffix == ".ipynb"
+
     def expectations_for(self, mode: str) -> list[Expectation]:
         return [e for e in self.expectations if e.mode == mode]
 
@@ -77,12 +83,11 @@ class Snippet:
         timeout = DEFAULT_TIMEOUT_S
         data: list[Path] = []
         expectations: list[Expectation] = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for where, line in _lines(path, project_root):
             match = DIRECTIVE.match(line.strip())
             if not match:
                 continue
             key, value = match["key"], match["value"]
-            where = f"{path.relative_to(project_root).as_posix()}:{number}"
             if key == "timeout":
                 timeout = _positive_number(value, where)
             elif key == "data":
@@ -97,6 +102,21 @@ class Snippet:
                     f"{where}: unknown directive '{key}' (known: timeout, data, expect)"
                 )
         return cls(name, path, timeout, tuple(data), tuple(expectations))
+
+
+def _lines(path: Path, project_root: Path) -> list[tuple[str, str]]:
+    """The lines that may hold directives, each with where it is ('file:line' or 'file cell N')."""
+    relative = path.relative_to(project_root).as_posix()
+    text = path.read_text(encoding="utf-8")
+    if path.suffix != ".ipynb":
+        return [(f"{relative}:{n}", line) for n, line in enumerate(text.splitlines(), 1)]
+    try:
+        cells = json.loads(text)["cells"]
+    except (ValueError, KeyError, TypeError):
+        raise DlnotesError(f"{relative}: not a readable notebook") from None
+    return [(f"{relative} cell {n}", line)
+            for n, cell in enumerate(cells, 1) if cell.get("cell_type") == "code"
+            for line in "".join(cell.get("source", "")).splitlines()]
 
 
 def lookup(metrics: dict[str, Any], dotted: str) -> Any:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from dlnotes.project import Project, Workspace
 
-SKIPPED = {".git", ".venv", ".dlnotes", "site", "__pycache__", ".pytest_cache", ".ruff_cache",
-           "screenshots", "node_modules"}
+SKIPPED = {".git", ".venv", ".dlnotes", ".cache", "site", "__pycache__", ".pytest_cache",
+           ".ruff_cache", "screenshots", "node_modules"}
 
 Snapshot = dict[str, tuple[int, int]]
 

@@ -56,12 +56,13 @@ def browser() -> Iterator[object]:
 
 
 def _page_urls() -> list[str]:
-    """Every page: the Markdown files under docs/ and the generated build report."""
+    """Every page: the Markdown files under docs/, the example notebooks, the build report."""
     urls = [""]
     for md in sorted(PROJECT.docs_dir.rglob("*.md")):
         relative = md.relative_to(PROJECT.docs_dir).with_suffix("").as_posix()
         if not relative.startswith("generated/") and relative != "index":
             urls.append(relative.removesuffix("/index") + "/")
+    urls += [f"examples/{path.stem}/" for path in PROJECT.examples().values()]
     return [*urls, "build-report/"]
 
 

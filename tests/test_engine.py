@@ -173,7 +173,7 @@ def test_cli_rejects_an_unknown_name_in_one_line(fake: FakeProject, capsys) -> N
     fake.snippet("beta", metrics_snippet("beta"))
     assert cli.main(["run", "gamma"]) == 2
     err = capsys.readouterr().err
-    assert err == "dlnotes: unknown snippet gamma; known snippets: alpha, beta\n"
+    assert err == "dlnotes: unknown snippet gamma; known: alpha, beta\n"
 
 
 def test_cli_reports_an_unwritable_output_folder_in_one_line(fake: FakeProject, capsys,
