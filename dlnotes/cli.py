@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlnotes import engine
+from dlnotes import engine, scaffold
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.project import Workspace, find_project
 
@@ -51,6 +51,13 @@ def _clean(project, workspace, args) -> int:
     return 0
 
 
+def _new(project, workspace, args) -> int:
+    for path in scaffold.new(project, args.name, args.page):
+        print(f"dlnotes: wrote {path.relative_to(project.root)}")
+    print(f"dlnotes: add '{args.page}' to nav in mkdocs.yml, then run make serve")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlnotes", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -63,10 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(command=handler)
         sub.add_argument("--quick", action="store_true",
                          help="quick mode (small data, few epochs) in its own output folder")
-        if name != "list":
+        if name in ("run", "clean"):
             sub.add_argument("names", nargs="*", metavar="NAME", help="snippets to select")
         if name == "run":
             sub.add_argument("--force", action="store_true", help="run even if up to date")
             sub.add_argument("--jobs", type=int, default=None,
                              help="snippets at once (default: measured for this machine)")
+    sub = commands.add_parser("new", help="scaffold a snippet and a page that shows it")
+    sub.set_defaults(command=_new, quick=False)
+    sub.add_argument("name", help="snippet name: lower-case letters, digits, underscores")
+    sub.add_argument("--page", required=True, help="page to create, relative to docs/")
     return parser

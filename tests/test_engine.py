@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from conftest import FakeProject, metrics_snippet, tree_bytes
+from conftest import FakeProject, metrics_snippet, mkdocs_build, tree_bytes
 
 from dlnotes import cachekey, cli, engine, manifest
 from dlnotes.errors import BuildFailed, DlnotesError
@@ -198,3 +198,31 @@ def test_cli_run_list_and_a_failure_exit_code(fake: FakeProject, capsys) -> None
     assert "stale: source changed" in capsys.readouterr().out
     assert cli.main(["run"]) == 1
     assert "no data" in capsys.readouterr().err
+
+
+def test_new_scaffolds_a_snippet_and_page_that_pass_unchanged(fake: FakeProject, tmp_path,
+                                                             capsys) -> None:
+    assert cli.main(["new", "line_fit", "--page", "topics/line-fit.md"]) == 0
+    assert "add 'topics/line-fit.md' to nav" in capsys.readouterr().out
+    assert fake.build("line_fit", quick=True) == {"line_fit": "ran: new"}  # quick bounds hold
+    assert fake.build("line_fit") == {"line_fit": "ran: new"}  # and the full ones
+    page = (fake.root / "docs" / "topics" / "line-fit.md").read_text()
+    assert '--8<-- "snippets/line_fit.py:train"' in page and "{{ line_fit.final_loss:.4f }}" in page
+    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1")
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["new", "alpha", "--page", "x.md"], "snippet 'alpha' already exists"),
+    (["new", "Bad-Name", "--page", "x.md"], "invalid snippet name 'Bad-Name'"),
+    (["new", "class", "--page", "x.md"], "invalid snippet name 'class'"),
+    (["new", "beta", "--page", "../outside.md"], "invalid page '../outside.md'"),
+    (["new", "beta", "--page", "alpha.md"], "page docs/alpha.md already exists"),
+])
+def test_new_refuses_in_one_line(fake: FakeProject, capsys, args: list[str], error: str) -> None:
+    fake.snippet("alpha", metrics_snippet("alpha"))
+    fake.page("alpha.md", "# Alpha\n")
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dlnotes: {error}") and err.count("\n") == 1
+    assert not (fake.root / "snippets" / "beta.py").exists()
