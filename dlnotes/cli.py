@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(project, workspace, args) -> int:
     print(f"dlnotes: {workspace.mode} mode, outputs in {workspace.root}")
-    engine.build(project, workspace, args.names, force=args.force, jobs=args.jobs)
+    engine.build(project, workspace, args.names, force=args.force, jobs=args.jobs,
+                 fast=args.runner == "fast")
     return 0
 
 
@@ -76,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--force", action="store_true", help="run even if up to date")
             sub.add_argument("--jobs", type=int, default=None,
                              help="snippets at once (default: measured for this machine)")
+            sub.add_argument("--runner", choices=("fast", "plain"), default="fast",
+                             help="fast: fork each snippet from a worker that preloaded the heavy"
+                                  " packages (default); plain: a new Python process each")
     sub = commands.add_parser("new", help="scaffold a snippet and a page that shows it")
     sub.set_defaults(command=_new, quick=False)
     sub.add_argument("name", help="snippet name: lower-case letters, digits, underscores")

@@ -6,6 +6,7 @@
 Environment:
     DLNOTES_QUICK=1   quick mode, with outputs in its own folder (see `Workspace.for_mode`)
     DLNOTES_NO_RUN=1  use the outputs as they are, run nothing (a bare build, for benchmarks)
+    DLNOTES_RUNNER=plain  a new Python process per snippet instead of preloaded workers
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def on_pre_build(config: Any) -> None:
     if os.environ.get("DLNOTES_NO_RUN") == "1":
         return
     try:
-        outcomes = engine.build(_build.project, _build.workspace, log=log.info)
+        outcomes = engine.build(_build.project, _build.workspace, log=log.info,
+                                fast=os.environ.get("DLNOTES_RUNNER", "fast") != "plain")
         _build.outcomes = {o.name: o for o in outcomes}
     except BuildFailed as failed:
         if not _build.serving:

@@ -1,6 +1,9 @@
 """Run one snippet in its own process and publish its outputs only if the run succeeded.
 
-The child writes into a staging folder next to the published one. Only when it exits 0, wrote
+A snippet runs either as a plain child process (`python snippet.py`) or, with the fast
+runner, in a child forked from a preloaded `Zygote` that imported the heavy packages once;
+notebooks always run plainly. Either way the child writes into a staging folder next to the
+published one. Only when it exits 0, wrote
 a readable `metrics.json`, wrote every file its pages show and met its `expect` bounds does the
 staging folder replace the published one (two renames on one file system). Anything else, a
 crash, a timeout, a kill of the engine itself, leaves the previous outputs as they were.
@@ -14,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -35,6 +39,51 @@ class RunResult:
     outputs: list[str] = field(default_factory=list)
     summary: str = ""
     detail: str = ""
+    compute_s: float | None = None  # time inside the snippet's own code (fast runner only)
+
+
+class Zygote:
+    """A `dlnotes.zygote` process: heavy imports paid once, a forked child per snippet."""
+
+    def __init__(self, threads: int) -> None:
+        count = str(threads)
+        env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+               "OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count,
+               "OPENBLAS_NUM_THREADS": count}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "dlnotes.zygote"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        self._ready = False
+
+    def run(self, path: Path, cwd: Path, env: dict[str, str], timeout_s: float
+            ) -> tuple[int, bool, float, str]:
+        """(return code, timed out, seconds in the child, its stderr or else stdout)."""
+        stdin, stdout = self._process.stdin, self._process.stdout
+        assert stdin is not None and stdout is not None
+        if not self._ready:
+            if stdout.readline().strip() != "ready":
+                raise OSError("the preloaded worker did not start")
+            self._ready = True
+        with tempfile.TemporaryDirectory(prefix="dlnotes-") as logs:
+            request = {"path": str(path), "cwd": str(cwd), "env": env, "timeout": timeout_s,
+                       "stdout": f"{logs}/stdout", "stderr": f"{logs}/stderr"}
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            reply = stdout.readline()
+            if not reply:
+                raise OSError("the preloaded worker died")
+            answer = json.loads(reply)
+            output = Path(f"{logs}/stderr").read_text(errors="replace") or \
+                Path(f"{logs}/stdout").read_text(errors="replace")
+        return answer["returncode"], answer["timed_out"], answer["runtime_s"], output
+
+    def close(self) -> None:
+        if self._process.stdin:
+            self._process.stdin.close()
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
 
 
 def child_environment(out_dir: Path, mode: str, threads: int, notebook: bool = False
@@ -58,7 +107,8 @@ def child_environment(out_dir: Path, mode: str, threads: int, notebook: bool = F
     return env
 
 
-def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int) -> RunResult:
+def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int,
+        zygote: Zygote | None = None) -> RunResult:
     staging = workspace.root / f"{STAGING}{snippet.name}-{os.getpid()}-{threading.get_ident()}"
     try:
         shutil.rmtree(staging, ignore_errors=True)
@@ -67,7 +117,10 @@ def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int) 
         raise DlnotesError(f"cannot write outputs in {workspace.root}: {err.strerror}") from None
     try:
         before = strays.snapshot(project, workspace)
-        result = _execute(snippet, staging, workspace.mode, threads)
+        if zygote is not None and not snippet.is_notebook:
+            result = _execute_forked(zygote, snippet, staging, workspace.mode, threads)
+        else:
+            result = _execute(snippet, staging, workspace.mode, threads)
         outside = strays.written(before, strays.snapshot(project, workspace))
         if outside:
             return RunResult(False, result.runtime_s,
@@ -122,6 +175,21 @@ def _execute(snippet: Snippet, staging: Path, mode: str, threads: int) -> RunRes
                else f"exit code {process.returncode}")
         return RunResult(False, runtime, summary=how, detail=_tail(stderr or stdout))
     return RunResult(True, runtime)
+
+
+def _execute_forked(zygote: Zygote, snippet: Snippet, staging: Path, mode: str, threads: int
+                    ) -> RunResult:
+    start = time.perf_counter()
+    code, timed_out, compute, output = zygote.run(
+        snippet.path, staging, child_environment(staging, mode, threads), snippet.timeout_s)
+    runtime = time.perf_counter() - start
+    if timed_out:
+        return RunResult(False, runtime, summary=f"timed out after {snippet.timeout_s:g} s and "
+                         "was killed", detail=_tail(output))
+    if code != 0:
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return RunResult(False, runtime, summary=how, detail=_tail(output))
+    return RunResult(True, runtime, compute_s=compute)
 
 
 def _check_outputs(snippet: Snippet, staging: Path, promised: dict[str, list[str]], mode: str

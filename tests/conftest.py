@@ -71,10 +71,15 @@ class FakeProject:
     def workspace(self, quick: bool = False) -> Workspace:
         return Workspace.for_mode(self.project, quick)
 
-    def build(self, *names: str, quick: bool = False, force: bool = False) -> dict[str, str]:
-        """Run the engine; the status of each snippet ('cached' or 'ran: <reason>')."""
+    def build(self, *names: str, quick: bool = False, force: bool = False,
+              fast: bool = False) -> dict[str, str]:
+        """Run the engine; the status of each snippet ('cached' or 'ran: <reason>').
+
+        Plain child processes by default: these snippets import nothing heavy, so preloading
+        torch for them would only cost time. test_fast_runner.py covers the preloaded workers.
+        """
         outcomes = engine.build(Project(self.root), self.workspace(quick), names, force=force,
-                                log=lambda line: None)
+                                log=lambda line: None, fast=fast)
         return {o.name: o.status if o.status == "cached" else f"{o.status}: {o.reason}"
                 for o in outcomes}
 
@@ -107,7 +112,12 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+# For throw-away projects: one thread, and a plain process per snippet (nothing to preload).
+LIGHT = {"DLNOTES_THREADS": "1", "DLNOTES_RUNNER": "plain"}
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
+    """The test's environment without DLNOTES_ settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DLNOTES_")}
     env["NO_MKDOCS_2_WARNING"] = "1"
     return {**env, **extra}

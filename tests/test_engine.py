@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from conftest import FakeProject, metrics_snippet, mkdocs_build, tree_bytes
+from conftest import LIGHT, FakeProject, metrics_snippet, mkdocs_build, tree_bytes
 
 from dlnotes import cachekey, cli, engine, manifest
 from dlnotes.errors import BuildFailed, DlnotesError
@@ -208,7 +208,7 @@ def test_new_scaffolds_a_snippet_and_page_that_pass_unchanged(fake: FakeProject,
     assert fake.build("line_fit") == {"line_fit": "ran: new"}  # and the full ones
     page = (fake.root / "docs" / "topics" / "line-fit.md").read_text()
     assert '--8<-- "snippets/line_fit.py:train"' in page and "{{ line_fit.final_loss:.4f }}" in page
-    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1")
+    done = mkdocs_build(fake.root, tmp_path / "site", **LIGHT)
     assert done.returncode == 0, done.stderr[-2000:]
 
 

@@ -29,7 +29,7 @@ time.sleep(60)
 
 def _engine(fake: FakeProject, *args: str, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dlnotes", "run", *args], cwd=fake.root,
+        [sys.executable, "-m", "dlnotes", "run", "--runner", "plain", *args], cwd=fake.root,
         env=subprocess_env(DLNOTES_THREADS="1", **env),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
-from conftest import PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
+from conftest import LIGHT, PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
 
 
 class _Refs(HTMLParser):
@@ -82,7 +82,7 @@ def test_a_failing_snippet_fails_the_build_naming_it_and_its_page(
         fake: FakeProject, tmp_path: Path) -> None:
     fake.snippet("alpha", "raise RuntimeError('the data went missing')\n")
     fake.page("index.md", '```python\n--8<-- "snippets/alpha.py"\n```\n')
-    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1")
+    done = mkdocs_build(fake.root, tmp_path / "site", **LIGHT)
     assert done.returncode != 0
     assert "snippet 'alpha' (snippets/alpha.py) failed: exit code 1" in done.stderr
     assert "embedded by: docs/index.md" in done.stderr
@@ -93,11 +93,11 @@ def test_a_number_with_no_metric_behind_it_fails_the_build(
         fake: FakeProject, tmp_path: Path) -> None:
     fake.snippet("alpha", metrics_snippet("alpha", 0.25))
     fake.page("index.md", "# Result\n\nAccuracy {{ alpha.value:.0% }}, loss {{ alpha.loss }}.\n")
-    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1")
+    done = mkdocs_build(fake.root, tmp_path / "site", **LIGHT)
     assert done.returncode != 0
     assert "docs/index.md: {{ alpha.loss }}: metrics.json of 'alpha' has no 'loss'" in done.stderr
     fake.page("index.md", "# Result\n\nThe accuracy is {{ alpha.value:.0% }}.\n")
-    assert mkdocs_build(fake.root, tmp_path / "site", DLNOTES_THREADS="1").returncode == 0
+    assert mkdocs_build(fake.root, tmp_path / "site", **LIGHT).returncode == 0
     assert "The accuracy is 25%." in (tmp_path / "site" / "index.html").read_text()
 
 
