@@ -136,7 +136,8 @@ texture_model = fit(nn.Sequential(
     nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
     nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 3),
 ).to(device), tx_train, ty_train, TEXTURE_EPOCHS, "textures")
-texture_preds = predict(texture_model, tx_valid).argmax(dim=1)
+texture_logits = predict(texture_model, tx_valid)
+texture_preds = texture_logits.argmax(dim=1)
 # --8<-- [end:textures]
 
 
@@ -206,19 +207,33 @@ print(f"{is_flipped[:TOP_K].sum()} of the {n_flipped} flipped labels are in the 
 # --8<-- [end:flip]
 
 # --8<-- [start:top_losses]
-ncols = 5
-fig, axes = plt.subplots(TOP_K // ncols, ncols, figsize=(10, 2.3 * TOP_K // ncols))
-for ax, i in zip(axes.flat, order[:TOP_K], strict=True):
-    pred = digit_preds[i].item()
-    ax.imshow(x_valid[i, 0].cpu(), cmap="gray_r")
-    ax.set_title(f"{pred}/{y_noisy[i].item()} / {losses[i]:.2f} / {digit_probs[i, pred]:.2f}",
-                 fontsize=10, color="tab:red" if i in flipped else "black")
-    ax.axis("off")
-fig.suptitle(f"Top {TOP_K} losses: prediction / actual / loss / probability "
-             "(red: a label we flipped)")
-fig.tight_layout()
-fig.savefig(OUT / "top_losses.png", dpi=110)
-plt.close(fig)
+def plot_top_losses(x, labels, logits, classes, k, title, path, marked=(), ncols=5):
+    """The k items with the highest loss, titled prediction/actual/loss/probability."""
+    probs = logits.softmax(dim=1)
+    item_losses = F.cross_entropy(logits, labels, reduction="none")
+    top = item_losses.argsort(descending=True)[:k].tolist()
+    nrows = -(-k // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 2.0 * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, top, strict=False):
+        pred = probs[i].argmax().item()
+        ax.imshow(x[i, 0].cpu(), cmap="gray_r" if x.shape[-1] == 8 else "gray")
+        ax.set_title(f"{classes[pred]}/{classes[labels[i].item()]} / {item_losses[i]:.2f} / "
+                     f"{probs[i, pred]:.2f}", fontsize=9,
+                     color="tab:red" if i in marked else "black")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+plot_top_losses(x_valid, y_noisy, digit_logits, [str(d) for d in range(10)], TOP_K,
+                f"Digits, top {TOP_K} losses: prediction / actual / loss / probability "
+                "(red: a label we flipped)", OUT / "top_losses.png", marked=set(flipped))
+plot_top_losses(tx_valid, ty_valid, texture_logits, CLASSES, 10,
+                "Textures, top 10 losses: prediction / actual / loss / probability",
+                OUT / "top_losses_textures.png")
 # --8<-- [end:top_losses]
 
 k = np.arange(1, len(order) + 1)
@@ -250,6 +265,8 @@ def first_pair(frame):
 
 
 digit_top, texture_top = first_pair(digit_pairs), first_pair(texture_pairs)
+texture_losses = F.cross_entropy(texture_logits, ty_valid, reduction="none")
+worst = texture_losses.argmax().item()
 metrics = {
     "n_digits_train": len(train_idx),
     "n_digits_valid": len(valid_idx),
@@ -263,6 +280,9 @@ metrics = {
     "textures_errors": int((texture_preds != ty_valid).sum()),
     "textures_top_pair": {"actual": texture_top[0], "predicted": texture_top[1],
                           "count": int(texture_top[2])},
+    "textures_top_loss": {"actual": CLASSES[ty_valid[worst].item()],
+                          "predicted": CLASSES[texture_preds[worst].item()],
+                          "loss": round(texture_losses[worst].item(), 4)},
     "flip_fraction": FLIP_FRACTION,
     "n_flipped": n_flipped,
     "top_k": TOP_K,

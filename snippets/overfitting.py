@@ -133,7 +133,7 @@ runs = {
 
 # --8<-- [start:report]
 TITLES = {"clean": "clean labels", "noisy": f"{NOISE:.0%} noisy labels",
-          "augmented": f"{NOISE:.0%} noisy labels + shift augmentation"}
+          "augmented": f"{NOISE:.0%} noisy labels + augmentation"}
 
 
 def summary(h):
@@ -156,32 +156,34 @@ def summary(h):
 summaries = {run: summary(h) for run, h in runs.items()}
 table = pd.DataFrame([{
     "run": TITLES[run],
-    "train accuracy 1.0 from epoch": str(m["first_perfect_epoch"]).replace("-1", "never"),
+    "train acc. 100 % from epoch": str(m["first_perfect_epoch"]).replace("-1", "never"),
     "lowest valid_loss (epoch)": f"{m['min_valid_loss']:.3f} ({m['min_valid_loss_epoch']})",
     "final valid_loss": f"{m['final_valid_loss']:.3f}",
-    "best valid accuracy (epoch)": f"{m['best_valid_accuracy']:.2%} ({m['best_epoch']})",
-    "final train accuracy": f"{m['final_train_accuracy']:.2%}",
-    "final valid accuracy": f"{m['final_valid_accuracy']:.2%}",
+    "best valid acc. (epoch)": f"{m['best_valid_accuracy']:.1%} ({m['best_epoch']})",
+    "final train acc.": f"{m['final_train_accuracy']:.1%}",
+    "final valid acc.": f"{m['final_valid_accuracy']:.1%}",
 } for run, m in summaries.items()])
 (OUT / "runs.md").write_text(table.to_markdown(index=False, disable_numparse=True,
                                                 colalign=["left"] + ["right"] * 6)
                              + "\n")
 pd.concat(runs.values()).to_csv(OUT / "history.csv", index=False)
 
-fig, axes = plt.subplots(2, 3, figsize=(12.5, 6.8), sharex=True)
-for col, (run, h) in enumerate(runs.items()):
+fig, axes = plt.subplots(3, 2, figsize=(10, 9.5), sharex=True)
+for row, (run, h) in enumerate(runs.items()):
     best = summaries[run]["best_epoch"]
-    ax_loss, ax_acc = axes[0, col], axes[1, col]
+    ax_loss, ax_acc = axes[row]
     ax_loss.plot(h.epoch, h.train_loss, label="train_loss")
     ax_loss.plot(h.epoch, h.valid_loss, label="valid_loss")
-    ax_loss.set(title=TITLES[run], ylabel="cross-entropy loss", ylim=(0, 2.5))
-    ax_acc.plot(h.epoch, h.train_accuracy, label="train accuracy (labels it learns)")
+    ax_loss.set(title=f"{TITLES[run]}: loss", ylabel="cross-entropy loss", ylim=(0, 2.5))
+    ax_acc.plot(h.epoch, h.train_accuracy, label="train accuracy (labels it learns from)")
     ax_acc.plot(h.epoch, h.valid_accuracy, label="valid accuracy")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
+    ax_acc.plot(best, h.valid_accuracy[best], "k*", markersize=11)
+    ax_acc.set(title=f"{TITLES[run]}: accuracy", ylabel="accuracy", ylim=(0, 1.02))
     for ax in (ax_loss, ax_acc):
         ax.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best})")
-        ax.legend(fontsize=8)
-    ax_acc.plot(best, h.valid_accuracy[best], "k*", markersize=10)
+        ax.legend(fontsize=8, loc="center right")
+for ax in axes[-1]:
+    ax.set_xlabel("epoch")
 fig.tight_layout()
 fig.savefig(OUT / "curves.png", dpi=110)
 plt.close(fig)
