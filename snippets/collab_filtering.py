@@ -164,7 +164,9 @@ results = pd.DataFrame({
 })
 results.to_csv(OUT / "hit_rates.csv", index=False)
 (OUT / "hit_rates.md").write_text(results.to_markdown(index=False, floatfmt=".3f") + "\n")
-(OUT / "example.md").write_text(example.to_markdown(index=False, floatfmt=".3f") + "\n")
+# as objects, so that the integer columns stay integers in the Markdown table
+(OUT / "example.md").write_text(
+    example.astype(object).to_markdown(index=False, floatfmt=".3f") + "\n")
 
 vectors = model.item_factors.weight.detach().cpu().numpy()
 projected = PCA(n_components=2, random_state=SEED).fit_transform(vectors)

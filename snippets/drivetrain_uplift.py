@@ -85,7 +85,8 @@ print("three models trained")
 # --8<-- [end:models]
 
 # --8<-- [start:simulate]
-# The simulator: a new population; each policy recommends to the BUDGET share it ranks highest.
+# A new population plays the real world; each policy recommends to the BUDGET share it ranks
+# highest (the optimiser), and we count the purchases that follow.
 new_features, new_anyway, new_recommended = population(N_CUSTOMERS)
 draw = rng.random(N_CUSTOMERS)          # the same luck for every policy
 buys_anyway = draw < new_anyway         # what happens with no recommendation at all
