@@ -22,9 +22,9 @@ from torch import nn
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 CLIPS_PER_CLASS = 60 if QUICK else 250
-EPOCHS = 4 if QUICK else 8
+EPOCHS = 6 if QUICK else 8
 BATCH_SIZE = 32
-LEARNING_RATE = 3e-3
+LEARNING_RATE = 1e-2        # peak of the one-cycle schedule
 SAMPLE_RATE = 8000          # samples per second: frequencies up to 4000 Hz can be represented
 CLIP_SECONDS = 1.0
 N_FFT = 256                 # samples per STFT window (32 ms): 8000 / 256 = 31.25 Hz per bin
@@ -132,19 +132,23 @@ y = torch.as_tensor(labels)
 x_train, y_train = images[train_idx].to(device), y[train_idx].to(device)
 x_valid, y_valid = images[valid_idx].to(device), y[valid_idx].to(device)
 
+
 def conv_block(c_in, c_out):
-    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
-            nn.MaxPool2d(2)]
+    """3x3 convolution with stride 2: halves height and width, like conv + 2x2 pooling."""
+    return [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
 model = nn.Sequential(                                  # input: 1 x 129 x 63
-    *conv_block(1, 8),                                  # 8 x 64 x 31
-    *conv_block(8, 16),                                 # 16 x 32 x 15
-    *conv_block(16, 32),                                # 32 x 16 x 7
+    *conv_block(1, 8),                                  # 8 x 65 x 32
+    *conv_block(8, 16),                                 # 16 x 33 x 16
+    *conv_block(16, 32),                                # 32 x 17 x 8
     nn.AdaptiveMaxPool2d(1), nn.Flatten(),              # 32: strongest response anywhere
     nn.Linear(32, len(CLASSES)),
 ).to(device)
-optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+optimizer = torch.optim.Adam(model.parameters())
+scheduler = torch.optim.lr_scheduler.OneCycleLR(  # warm up, then anneal (fastai's one-cycle)
+    optimizer, max_lr=LEARNING_RATE, epochs=EPOCHS,
+    steps_per_epoch=-(-len(x_train) // BATCH_SIZE))
 loss_fn = nn.CrossEntropyLoss()
 
 generator = torch.Generator().manual_seed(SEED)
@@ -155,6 +159,7 @@ for epoch in range(EPOCHS):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        scheduler.step()
     model.eval()
     with torch.no_grad():
         predicted = model(x_valid).argmax(dim=1)
