@@ -185,6 +185,7 @@ fig.savefig(OUT / "confusion.png", dpi=110)
 plt.close(fig)
 
 off_diagonal = matrix - np.diag(np.diag(matrix))
+actual, mistaken_for = np.unravel_index(off_diagonal.argmax(), matrix.shape)  # worst pair
 metrics = {
     "classes": len(CLASSES),
     "clips_per_class": CLIPS_PER_CLASS,
@@ -200,6 +201,8 @@ metrics = {
     "image_width": images.shape[3],
     "valid_accuracy": round(accuracy, 4),
     "valid_errors": int(off_diagonal.sum()),
+    "top_confusion": {"actual": CLASSES[actual], "predicted": CLASSES[mistaken_for],
+                      "count": int(off_diagonal.max())},
     "per_class_accuracy": {name.replace(" ", "_").replace("-", "_"):
                            round(float(matrix[i, i] / matrix[i].sum()), 4)
                            for i, name in enumerate(CLASSES)},
