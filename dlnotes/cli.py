@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from dlnotes import engine, scaffold
+from dlnotes import engine, manifest, scaffold, shards
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.project import Workspace, find_project
 
@@ -29,9 +30,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(project, workspace, args) -> int:
+    names = args.names
+    if args.shard:
+        index, count = shards.parse(args.shard)
+        everything = [s.name for s in engine.load_snippets(project, names)]
+        names = shards.assign(everything, manifest.load(workspace.manifest_path), count)[index - 1]
+        print(f"dlnotes: shard {index}/{count}: {', '.join(names) or 'nothing'}")
+        if not names:
+            return 0
     print(f"dlnotes: {workspace.mode} mode, outputs in {workspace.root}")
-    engine.build(project, workspace, args.names, force=args.force, jobs=args.jobs,
+    engine.build(project, workspace, names, force=args.force, jobs=args.jobs,
                  fast=args.runner == "fast")
+    return 0
+
+
+def _merge(project, workspace, args) -> int:
+    merged = shards.merge(workspace, [Path(source) for source in args.sources])
+    print(f"dlnotes: merged {', '.join(merged) or 'nothing'} into {workspace.root}")
     return 0
 
 
@@ -77,9 +92,16 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--force", action="store_true", help="run even if up to date")
             sub.add_argument("--jobs", type=int, default=None,
                              help="snippets at once (default: measured for this machine)")
+            sub.add_argument("--shard", metavar="I/N",
+                             help="run only the I-th of N shards, balanced by recorded runtimes")
             sub.add_argument("--runner", choices=("fast", "plain"), default="fast",
                              help="fast: fork each snippet from a worker that preloaded the heavy"
                                   " packages (default); plain: a new Python process each")
+    sub = commands.add_parser("merge", help="merge the outputs of shards run elsewhere")
+    sub.set_defaults(command=_merge)
+    sub.add_argument("--quick", action="store_true", help="merge into the quick-mode outputs")
+    sub.add_argument("sources", nargs="+", metavar="DIR",
+                     help="a shard's generated/ folder (or the folder holding it)")
     sub = commands.add_parser("new", help="scaffold a snippet and a page that shows it")
     sub.set_defaults(command=_new, quick=False)
     sub.add_argument("name", help="snippet name: lower-case letters, digits, underscores")

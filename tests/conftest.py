@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dlnotes import engine
+from dlnotes import engine, machine
 from dlnotes.errors import BuildFailed
 from dlnotes.project import QUICK, Project, Workspace
 
@@ -110,6 +110,11 @@ def tree_bytes(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` with its content, to compare before and after."""
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def engine_threads() -> str:
+    """The thread count the engine gives each snippet here: results can depend on it."""
+    return str(machine.plan().threads)
 
 
 # For throw-away projects: one thread, and a plain process per snippet (nothing to preload).

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import PROJECT, QuickBuild
+from conftest import PROJECT, QuickBuild, engine_threads
 from nbclient import NotebookClient
 
 from dlnotes.downloads import as_notebook
@@ -23,7 +23,7 @@ def test_the_notebook_made_from_a_snippet_runs_and_gives_the_same_metrics(
     notebook = nbformat.reads(as_notebook(PROJECT.snippets()[name].read_text()), as_version=4)
     assert [c.cell_type for c in notebook.cells][0] == "markdown", "the docstring comes first"
     monkeypatch.setenv("DLNOTES_QUICK", "1")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", engine_threads())
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("DLNOTES_OUT", str(tmp_path / "out"))
     NotebookClient(notebook, timeout=300, kernel_name="python3",

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, ROOT, QuickBuild, subprocess_env
+from conftest import PROJECT, ROOT, QuickBuild, engine_threads, subprocess_env
 
 from dlnotes.project import QUICK
 from dlnotes.snippet import Snippet
@@ -40,7 +40,7 @@ def test_runs_alone_outside_the_build_with_the_same_results(
     """Copied alone into an empty folder and run by hand, it writes ./outputs/<name>/."""
     script = tmp_path / f"{name}.py"
     script.write_text(PROJECT.snippets()[name].read_text())
-    env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS=engine_threads(), MPLBACKEND="Agg")
     done = subprocess.run([sys.executable, script.name], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -35,6 +35,23 @@ def test_it_asks_for_the_least_permissions() -> None:
     workflow = _workflow()
     assert workflow["permissions"] == {"contents": "read"}
     assert "permissions" not in workflow["jobs"]["build"]
+    assert "permissions" not in workflow["jobs"]["snippets"]
     assert workflow["jobs"]["deploy"]["permissions"] == {"pages": "write", "id-token": "write"}
     deploy_steps = workflow["jobs"]["deploy"]["steps"]
     assert [s["uses"].split("@")[0] for s in deploy_steps] == ["actions/deploy-pages"]
+
+
+def test_snippets_run_in_shards_that_the_build_merges() -> None:
+    workflow = _workflow()
+    snippets = workflow["jobs"]["snippets"]
+    shard_count = int(workflow["env"]["SHARDS"])
+    assert snippets["strategy"]["matrix"]["shard"] == list(range(1, shard_count + 1))
+    runs = " ".join(step.get("run", "") for step in snippets["steps"])
+    assert "dlnotes run --shard ${{ matrix.shard }}/$SHARDS" in runs
+    upload = next(s for s in snippets["steps"] if "upload-artifact" in str(s.get("uses")))
+    assert upload["with"]["include-hidden-files"] is True, "the manifest must travel too"
+    build = workflow["jobs"]["build"]
+    assert build["needs"] == "snippets"
+    build_runs = [step.get("run", "") for step in build["steps"]]
+    merge = next(i for i, run in enumerate(build_runs) if "dlnotes merge shards/*" in run)
+    assert merge < build_runs.index("make site")
