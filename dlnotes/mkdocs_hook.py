@@ -11,10 +11,12 @@ Environment:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import posixpath
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from mkdocs.structure.files import File, Files
 from dlnotes import downloads, engine, manifest, provenance, report
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.metrics import Metrics
-from dlnotes.project import GENERATED, Project, Workspace
+from dlnotes.project import EXAMPLE_PREFIX, GENERATED, Project, Workspace
 
 log = logging.getLogger("mkdocs.plugins.dlnotes")
 
@@ -93,7 +95,8 @@ def on_files(files: Files, config: Any) -> Files:
         if workspace.root.is_dir():
             for path in sorted(workspace.root.rglob("*")):
                 relative = path.relative_to(workspace.base).as_posix()
-                if path.is_file() and not _hidden(relative) and path.suffix != ".md":
+                if path.is_file() and not _hidden(relative) and path.suffix != ".md" \
+                        and not relative.startswith(f"{GENERATED}/{EXAMPLE_PREFIX}"):
                     files.append(File(relative, str(workspace.base), config.site_dir,
                                       config.use_directory_urls))
     _build.entries = manifest.load(workspace.manifest_path)
@@ -139,16 +142,37 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     return markdown
 
 
+def _describe_figures(html: str, notebook: Path) -> str:
+    """nbconvert gives every output image the same placeholder alt text; a cell's `alt`
+    metadata says what its figure shows, so use it, image by image, in output order."""
+    alts = [
+        cell.get("metadata", {}).get("alt")
+        for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        for output in cell.get("outputs", [])
+        if "image/png" in output.get("data", {})
+    ]
+    parts = html.split(NO_ALT)
+    if len(parts) - 1 != len(alts):
+        return html
+    described = [f'alt="{escape(alt, quote=True)}"' if alt else NO_ALT for alt in alts]
+    return parts[0] + "".join(a + p for a, p in zip(described, parts[1:], strict=True))
+
+
 TITLE = re.compile(r"^# .*$", re.M)
 # nbconvert's loader for Mermaid diagrams imports Mermaid from a CDN; this site serves its own.
 CDN_MERMAID = re.compile(
     r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com.*?</script>', re.S)
 
 
+NO_ALT = 'alt="No description has been provided for this image"'
+
+
 def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
-    """Notebook pages: no CDN loader, and links to download the notebook or open it in Colab."""
+    """Notebook pages: no CDN loader, figures described by their cells' `alt` metadata, and
+    links to download the notebook or open it in Colab."""
     if not (page.file.src_uri.startswith("examples/") and page.file.src_uri.endswith(".ipynb")):
         return html
+    html = _describe_figures(html, Path(page.file.abs_src_path))
     name = posixpath.basename(page.file.src_uri)
     links = [f'<a href="{name}" download="{name}">Download <code>{name}</code></a>']
     repo = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)/?", config.repo_url or "")
