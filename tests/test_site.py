@@ -182,3 +182,29 @@ def test_two_builds_from_the_same_sources_give_the_same_html(
         if html.read_bytes() != (again / html.relative_to(quick_site)).read_bytes()
     ]
     assert differing in ([], ["build-report/index.html"]), "only the report's dates may differ"
+
+
+def test_a_preview_keeps_going_and_marks_the_stale_page(fake: FakeProject,
+                                                        monkeypatch) -> None:
+    """`mkdocs serve` does not stop on a failing snippet: its pages say they are stale."""
+    from mkdocs.config import load_config
+
+    from dlnotes import mkdocs_hook
+
+    fake.page("index.md", '# Alpha\n\n--8<-- "generated/alpha/table.md"\n')
+    fake.snippet("alpha", metrics_snippet("alpha") + "raise RuntimeError('broken on purpose')\n")
+    monkeypatch.setenv("DLNOTES_RUNNER", "plain")
+    config = load_config(str(fake.root / "mkdocs.yml"))
+    mkdocs_hook.on_startup(command="serve", dirty=False)
+    try:
+        mkdocs_hook.on_config(config)
+        mkdocs_hook.on_pre_build(config)  # logs the failure instead of raising
+
+        class Page:
+            class file:  # noqa: N801 - the shape of mkdocs' Page.file
+                src_uri = "index.md"
+
+        shown = mkdocs_hook.on_page_markdown("# Alpha\n", Page(), config, None)
+    finally:
+        mkdocs_hook.on_startup(command="build", dirty=False)
+    assert shown.startswith('!!! danger "Stale outputs"')
