@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,3 +145,44 @@ def quick_site(quick_build: QuickBuild, tmp_path_factory: pytest.TempPathFactory
                         DLNOTES_QUICK_DIR=str(quick_build.workspace.base))
     assert done.returncode == 0, done.stderr[-3000:]
     return site
+
+
+@dataclass
+class Standalone:
+    """One snippet run outside the engine: by hand as a script, or as its notebook."""
+
+    returncode: int
+    output: str
+    metrics: bytes | None
+
+
+@pytest.fixture(scope="session")
+def standalone(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Standalone]:
+    """Every snippet copied alone into an empty folder and run as a reader would: `python
+    name.py` (writing ./outputs/name/), and as the .ipynb the site offers, executed by nbclient.
+    All runs share the cores, in quick mode, with the engine's thread count."""
+    from dlnotes.downloads import as_notebook
+
+    def run(name: str, kind: str) -> Standalone:
+        folder = tmp_path_factory.mktemp(f"{name}-{kind}")
+        source = PROJECT.snippets()[name].read_text()
+        env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS=engine_threads(),
+                             MPLBACKEND="Agg")
+        if kind == "script":
+            (folder / f"{name}.py").write_text(source)
+            command = [sys.executable, f"{name}.py"]
+            metrics = folder / "outputs" / name / "metrics.json"
+        else:
+            (folder / f"{name}.ipynb").write_text(as_notebook(source))
+            env["DLNOTES_OUT"] = str(folder / "out")
+            command = [sys.executable, "-m", "dlnotes.notebook", f"{name}.ipynb",
+                       str(folder / "executed.ipynb")]
+            metrics = folder / "out" / "metrics.json"
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=600)
+        return Standalone(done.returncode, (done.stderr or done.stdout)[-3000:],
+                          metrics.read_bytes() if metrics.is_file() else None)
+
+    jobs = [(name, kind) for name in sorted(PROJECT.snippets()) for kind in ("script", "notebook")]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(zip(jobs, pool.map(lambda job: run(*job), jobs), strict=True))

@@ -6,10 +6,8 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
-from conftest import PROJECT, QuickBuild, engine_threads
-from nbclient import NotebookClient
+from conftest import PROJECT, QuickBuild, Standalone
 
 from dlnotes.downloads import as_notebook
 
@@ -18,20 +16,14 @@ SNIPPETS = sorted(PROJECT.snippets())
 
 @pytest.mark.parametrize("name", SNIPPETS)
 def test_the_notebook_made_from_a_snippet_runs_and_gives_the_same_metrics(
-        name: str, quick_build: QuickBuild, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        name: str, quick_build: QuickBuild, standalone: dict[tuple[str, str], Standalone]
 ) -> None:
-    notebook = nbformat.reads(as_notebook(PROJECT.snippets()[name].read_text()), as_version=4)
-    assert [c.cell_type for c in notebook.cells][0] == "markdown", "the docstring comes first"
-    monkeypatch.setenv("DLNOTES_QUICK", "1")
-    monkeypatch.setenv("OMP_NUM_THREADS", engine_threads())
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("DLNOTES_OUT", str(tmp_path / "out"))
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    from_notebook = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    from_engine = json.loads(
-        (quick_build.workspace.output_dir(name) / "metrics.json").read_text())
-    assert from_notebook == from_engine
+    notebook = json.loads(as_notebook(PROJECT.snippets()[name].read_text()))
+    assert notebook["cells"][0]["cell_type"] == "markdown", "the docstring comes first"
+    run = standalone[name, "notebook"]
+    assert run.returncode == 0, run.output
+    from_engine = (quick_build.workspace.output_dir(name) / "metrics.json").read_bytes()
+    assert run.metrics == from_engine
 
 
 def test_every_snippet_page_offers_its_code_and_every_figure_its_provenance(

@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from conftest import PROJECT, ROOT, QuickBuild, engine_threads, subprocess_env
+from conftest import PROJECT, ROOT, QuickBuild, Standalone
 
 from dlnotes.project import QUICK
 from dlnotes.snippet import Snippet
@@ -35,18 +32,13 @@ def test_runs_in_quick_mode_and_meets_its_bounds(name: str, quick_build: QuickBu
 
 @pytest.mark.parametrize("name", SNIPPETS)
 def test_runs_alone_outside_the_build_with_the_same_results(
-    name: str, quick_build: QuickBuild, tmp_path: Path
+    name: str, quick_build: QuickBuild, standalone: dict[tuple[str, str], Standalone]
 ) -> None:
     """Copied alone into an empty folder and run by hand, it writes ./outputs/<name>/."""
-    script = tmp_path / f"{name}.py"
-    script.write_text(PROJECT.snippets()[name].read_text())
-    env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS=engine_threads(), MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, script.name], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    by_hand = (tmp_path / "outputs" / name / "metrics.json").read_bytes()
+    run = standalone[name, "script"]
+    assert run.returncode == 0, run.output
     by_engine = (quick_build.workspace.output_dir(name) / "metrics.json").read_bytes()
-    assert by_hand == by_engine, "two runs must give a byte-identical metrics.json"
+    assert run.metrics == by_engine, "two runs must give a byte-identical metrics.json"
 
 
 @pytest.mark.parametrize("name", SNIPPETS)
