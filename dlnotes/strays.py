@@ -2,9 +2,10 @@
 
 A snippet must write only into `DLNOTES_OUT`. The engine snapshots the project's own files
 (sizes and modification times; the virtual environment, git data, caches and the published
-output folders are skipped) before and after each run, and a file created or changed in between
-fails the run with the file's name. Under parallel runs a stray file is blamed on every snippet
-that was running when it appeared.
+output folders are skipped) before and after each run, and a file created in between, or a
+non-source file changed, fails the run with the file's name. Changed sources (pages, scripts,
+configuration) are not blamed: under `mkdocs serve` those are the author's edits, saved while a
+snippet ran. Under parallel runs a stray file is blamed on every snippet that was running.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dlnotes.project import Project, Workspace
 
 SKIPPED = {".git", ".venv", ".dlnotes", ".cache", "site", "__pycache__", ".pytest_cache",
            ".ruff_cache", "screenshots", "node_modules"}
+
+SOURCES = {".py", ".md", ".ipynb", ".yml", ".yaml", ".toml", ".txt", ".cfg", ".css", ".js",
+           ".html"}
 
 Snapshot = dict[str, tuple[int, int]]
 
@@ -41,5 +45,8 @@ def snapshot(project: Project, workspace: Workspace) -> Snapshot:
 
 
 def written(before: Snapshot, after: Snapshot) -> list[str]:
-    """Files created or changed between two snapshots."""
-    return sorted(path for path, stamp in after.items() if before.get(path) != stamp)
+    """Files created, or non-source files changed, between two snapshots."""
+    return sorted(
+        path for path, stamp in after.items()
+        if path not in before or (before[path] != stamp and Path(path).suffix not in SOURCES)
+    )
