@@ -78,7 +78,8 @@ print(table.to_string(index=False))
 
 # --8<-- [start:report]
 shown = table[table.type.isin(["Conv2d", "MaxPool2d", "AdaptiveAvgPool2d", "Linear"])]
-(OUT / "architecture.md").write_text(shown.to_markdown(index=False) + "\n")
+shown = shown.drop(columns="layer").rename(columns={"receptive field (px)": "sees (px)"})
+(OUT / "architecture.md").write_text(shown.to_markdown(index=False, intfmt=",") + "\n")
 table.to_csv(OUT / "architecture.csv", index=False)
 
 convs = table[table.type == "Conv2d"].reset_index(drop=True)

@@ -61,10 +61,10 @@ transforms = {
                                        v2.ColorJitter(brightness=0.6, contrast=0.7)]),
 }
 torch.manual_seed(SEED)  # the transforms draw their random numbers from torch
-samples = {name: [t(photo) for _ in range(5)] for name, t in transforms.items()}
+samples = {name: [t(photo) for _ in range(4)] for name, t in transforms.items()}
 # --8<-- [end:grid]
 
-fig, axes = plt.subplots(len(transforms), 6, figsize=(12.5, 6.2))
+fig, axes = plt.subplots(len(transforms), 5, figsize=(10, 6.2))
 for row, (name, images) in zip(axes, samples.items(), strict=True):
     row[0].imshow(photo.permute(1, 2, 0))
     row[0].set_title("original", fontsize=9)
@@ -74,7 +74,7 @@ for row, (name, images) in zip(axes, samples.items(), strict=True):
     for ax in row:
         ax.set_xticks([])
         ax.set_yticks([])
-fig.suptitle("torchvision.transforms.v2 on a bundled photo (skimage 'chelsea'): "
+fig.suptitle("torchvision.transforms.v2 on a bundled photo (skimage 'chelsea'):\n"
              "each picture is a new random draw", fontsize=10)
 fig.tight_layout()
 fig.savefig(OUT / "grid.png", dpi=110)
@@ -158,6 +158,7 @@ plain_error = float(table["error without augmentation"].mean())
 augmented_error = float(table["error with augmentation"].mean())
 metrics = {
     "train_size": PER_CLASS * 10,
+    "per_class": PER_CLASS,
     "n_valid": N_VALID,
     "runs": RUNS,
     "epochs": EPOCHS,

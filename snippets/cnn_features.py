@@ -283,19 +283,24 @@ def mosaic(tiles, size=48):
 top_photos = {}
 for number in LAYERS:
     field = int(geometry[LAYERS[number]][0])
-    strength = torch.stack([m.flatten(1).max(dim=1).values for m in maps[number]]).max(dim=0)
-    units = strength.values.argsort(descending=True)[:UNITS_SHOWN].tolist()  # most active
-    fig, axes = plt.subplots(2, UNITS_SHOWN // 2, figsize=(9.5, 5.4))
-    distinct = []  # how many different photos a unit's top patches come from
+    tops = {unit: top_patches(number, unit) for unit in range(maps[number][0].shape[0])}
+    # how many different photos a unit's top patches come from, averaged over all units
+    top_photos[number] = float(np.mean([len({p for _, p, _, _ in t}) for t in tops.values()]))
+    # shown: the most active units, at most one per favourite photo, to show their variety
+    by_strength = sorted(tops, key=lambda u: -tops[u][0][0])
+    units, favourites = [], set()
+    for unit in by_strength:
+        if tops[unit][0][1] not in favourites:
+            units.append(unit)
+            favourites.add(tops[unit][0][1])
+    units = (units + [u for u in by_strength if u not in units])[:UNITS_SHOWN]
+    fig, axes = plt.subplots(2, UNITS_SHOWN // 2, figsize=(9.5, 6.0))
     for ax, unit in zip(axes.flat, units, strict=True):
-        chosen = top_patches(number, unit)
-        distinct.append(len({p for _, p, _, _ in chosen}))
-        ax.imshow(mosaic([crop(p, cy, cx, field) for _, p, cy, cx in chosen]),
+        ax.imshow(mosaic([crop(p, cy, cx, field) for _, p, cy, cx in tops[unit]]),
                   interpolation="nearest")
         ax.set_title(f"unit {unit}", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    top_photos[number] = float(np.mean(distinct))
     fig.suptitle(f"Layer {number}: the {TOP} photo regions that excite each unit most\n"
                  f"({field}×{field} px receptive field, enlarged; shown in colour, the network "
                  "sees them in gray)", fontsize=10)
@@ -306,10 +311,10 @@ for number in LAYERS:
 # --8<-- [start:feature_maps]
 SHOWN_PHOTO = "chelsea"
 index = names.index(SHOWN_PHOTO)
-fig, axes = plt.subplots(len(LAYERS), 7, figsize=(13, 5.6))
+fig, axes = plt.subplots(len(LAYERS), 5, figsize=(10, 5.6))
 for row, number in enumerate(LAYERS):
     act = maps[number][index]  # (channels, height, width)
-    strongest = act.flatten(1).std(dim=1).argsort(descending=True)[:6].tolist()
+    strongest = act.flatten(1).std(dim=1).argsort(descending=True)[:4].tolist()
     for ax, unit in zip(axes[row, 1:], strongest, strict=True):
         ax.imshow(act[unit], cmap="magma")
         ax.set_title(f"layer {number}, unit {unit}\n{act.shape[1]}×{act.shape[2]}", fontsize=8)
@@ -321,7 +326,7 @@ axes[2, 0].axis("off")
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle("Feature maps of layers 1-3 for one photo (the 6 most varied units of each; "
+fig.suptitle("Feature maps of layers 1-3 for one photo (the 4 most varied units of each; "
              "bright = strong response)", fontsize=10)
 fig.tight_layout()
 fig.savefig(OUT / "feature_maps.png", dpi=110)

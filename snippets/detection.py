@@ -161,8 +161,8 @@ print(f"mean IoU {overlaps.mean():.3f}, class accuracy {correct.float().mean():.
 
 # --8<-- [start:report]
 predicted, labels_hat = predicted.cpu(), logits.argmax(dim=1).cpu()
-fig, axes = plt.subplots(3, 6, figsize=(11, 7.4))
-for ax, i in zip(axes.flat, range(18), strict=False):
+fig, axes = plt.subplots(3, 5, figsize=(9.5, 7.2))
+for ax, i in zip(axes.flat, range(15), strict=True):
     ax.imshow(x_valid[i].permute(1, 2, 0).clamp(0, 1), interpolation="nearest",
               extent=(0, SIZE, SIZE, 0))
     for b, style in [(box_valid[i], dict(color="lime", lw=2)),

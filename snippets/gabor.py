@@ -106,19 +106,21 @@ fig.tight_layout()
 fig.savefig(OUT / "bank.png", dpi=110)
 plt.close(fig)
 
-fig, axes = plt.subplots(1, 1 + len(ORIENTATIONS), figsize=(12.5, 3.6))
-axes[0].imshow(photo, cmap="gray")
-axes[0].set_title("photo (skimage 'camera')", fontsize=9)
+fig, axes = plt.subplots(2, 3, figsize=(9.5, 6.6))
+axes[0, 0].imshow(photo, cmap="gray")
+axes[0, 0].set_title("photo (skimage 'camera')", fontsize=9)
 top = max(r.max() for r in responses.values())
-for ax, theta in zip(axes[1:], ORIENTATIONS, strict=True):
+for ax, theta in zip([axes[0, 1], axes[0, 2], axes[1, 1], axes[1, 2]], ORIENTATIONS, strict=True):
     ax.imshow(responses[theta], cmap="magma", vmin=0, vmax=top)
     ax.set_title(f"hand-made Gabor, θ = {theta}°\n({LINES[theta]} edges)", fontsize=9)
-for ax in axes:
+axes[1, 0].imshow(np.max(list(responses.values()), axis=0), cmap="magma", vmin=0, vmax=top)
+axes[1, 0].set_title("strongest of the four:\nan edge map", fontsize=9)
+for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
-fig.suptitle(f"Response strength of the {SHOWN_FREQUENCY} cycles/px Gabor filters "
+fig.suptitle(f"Response strength of the {SHOWN_FREQUENCY} cycles/px Gabor filters\n"
              "(bright = strong edge or line at that orientation)", fontsize=10)
-fig.tight_layout(rect=(0, 0, 1, 0.93))
+fig.tight_layout()
 fig.savefig(OUT / "responses.png", dpi=110)
 plt.close(fig)
 

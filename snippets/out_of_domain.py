@@ -163,19 +163,21 @@ shown[f"share with confidence > {CONFIDENT}"] = shown[
     shown.to_markdown(index=False, floatfmt=".3f").replace(" nan ", " —   ") + "\n")
 table.to_csv(OUT / "auroc.csv", index=False)
 
-fig, axes = plt.subplots(1, len(sets) - 1, figsize=(13, 3.3), sharey=True)
+fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), sharex=True, sharey=True)
 bins = np.linspace(0, 1, 21)
-for ax, name in zip(axes, [n for n in sets if n != in_name], strict=True):
+for ax, name in zip(axes.flat, [n for n in sets if n != in_name], strict=True):
     ax.hist(inside["msp"], bins=bins, density=True, alpha=0.5, color="tab:blue",
             label="digits (in domain)")
     ax.hist(scores[name]["msp"], bins=bins, density=True, alpha=0.6, color="tab:red",
             label="out of domain")
     ax.axvline(CONFIDENT, color="black", ls=":", lw=1)
     auroc = outside.set_index("inputs").loc[name, "AUROC (max softmax)"]
-    ax.set(title=f"{name}\nAUROC {auroc:.3f}", xlabel="maximum softmax probability")
-    ax.title.set_fontsize(9)
-axes[0].set_ylabel("density")
-axes[0].legend(fontsize=8, loc="upper left")
+    ax.set_title(f"{name}: AUROC {auroc:.3f}", fontsize=10)
+for ax in axes[1]:
+    ax.set_xlabel("maximum softmax probability")
+for ax in axes[:, 0]:
+    ax.set_ylabel("density")
+axes[0, 0].legend(fontsize=8, loc="upper left")
 fig.suptitle("How sure the digits model is: digits (blue) against inputs it never saw (red)",
              fontsize=10)
 fig.tight_layout()
