@@ -10,7 +10,7 @@ photo. Run it alone with `python cnn_features.py`; outputs go to DLNOTES_OUT (de
 # dlnotes: expect quick low_frequency_gain >= 1.5
 # dlnotes: expect quick valid_accuracy >= 0.15
 # dlnotes: expect full valid_accuracy >= 0.45
-# dlnotes: expect full orientation_gain >= 3
+# dlnotes: expect full orientation_gain >= 2.5
 # dlnotes: expect full low_frequency_gain >= 3
 
 # --8<-- [start:setup]
