@@ -214,7 +214,8 @@ def main():
     parser.add_argument("--weights", choices=["imagenet", "cached", "none"],
                         default=os.environ.get("FINETUNE_WEIGHTS"),
                         help="default: imagenet with your folder, cached for the demo")
-    args = parser.parse_args()
+    # In a notebook, sys.argv holds the kernel's own arguments: use the environment variables.
+    args = parser.parse_args([] if "ipykernel" in sys.modules else None)
     try:
         OUT.mkdir(parents=True, exist_ok=True)
     except OSError as err:

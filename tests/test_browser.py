@@ -102,7 +102,11 @@ def test_page_loads_offline_with_its_images_in_both_palettes(
     assert errors == []
 
 
-@pytest.mark.parametrize(("query", "page"), [("error_rate", "losses/")])
+@pytest.mark.parametrize(("query", "page"), [
+    ("overfitting", "overfitting/"),
+    ("confusion matrix", "debugging/"),
+    ("error_rate", "losses/"),
+])
 def test_search_finds_the_page(context, base_url: str, query: str, page: str) -> None:
     tab = context.new_page()
     tab.goto(base_url, wait_until="networkidle")
