@@ -99,9 +99,12 @@ def build(
             record = threading.Lock()
 
             workers: queue.Queue[runner.Zygote | None] = queue.Queue()
+            slots = min(plan.jobs, len(todo))
             scripts = sum(not snippet.is_notebook for snippet, _, _ in todo)
-            for _ in range(min(plan.jobs, len(todo))):
-                use_zygote = fast and hasattr(os, "fork") and scripts > 0
+            # A worker preloads every heavy package: worth it only when it serves several
+            # snippets; a lone snippet imports just what it needs, faster as a plain process.
+            use_zygote = fast and hasattr(os, "fork") and scripts > slots
+            for _ in range(slots):
                 workers.put(runner.Zygote(plan.threads) if use_zygote else None)
 
             def run_one(item: tuple[Snippet, str, dict[str, Any]]) -> None:
