@@ -67,22 +67,32 @@ def plan(jobs: int | None = None) -> Plan:
 
 def _measured_threads(cores: int) -> int:
     machine = f"{cores} cores, torch {environment()['torch']}"
-    cache = CACHE_DIR / "threads.json"
-    try:
-        cached = json.loads(cache.read_text())
-        if cached.get("machine") == machine:
-            return int(cached["threads"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    cached = _cached("threads.json", machine)
+    if cached:
+        return int(cached["value"])
     try:
         seconds = {t: _time_layout(t, cores) for t in sorted({1, max(1, cores // 2), cores})}
     except (subprocess.SubprocessError, ValueError, OSError):
         return 1  # no torch or a broken probe: one thread per snippet is never a bad guess
     threads = min(seconds, key=seconds.__getitem__)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"machine": machine, "threads": threads,
-                                 "seconds_per_layout": seconds}, indent=2) + "\n")
+    _remember("threads.json", machine, threads, seconds_per_layout=seconds)
     return threads
+
+
+def _cached(name: str, machine: str) -> dict | None:
+    """The fact stored in `name` if it was measured on this same machine, else None."""
+    try:
+        cached = json.loads((CACHE_DIR / name).read_text())
+    except (OSError, ValueError):
+        return None
+    return cached if isinstance(cached, dict) and cached.get("machine") == machine \
+        and "value" in cached else None
+
+
+def _remember(name: str, machine: str, value: object, **details: object) -> None:
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    (CACHE_DIR / name).write_text(
+        json.dumps({"machine": machine, "value": value, **details}, indent=2) + "\n")
 
 
 def _time_layout(threads: int, cores: int) -> float:
@@ -108,14 +118,10 @@ def _time_layout(threads: int, cores: int) -> float:
 
 def device() -> str:
     """'CPU' or the name of the GPU that `torch.cuda.is_available()` snippets will pick."""
-    torch_version = environment()["torch"]
-    cache = CACHE_DIR / "device.json"
-    try:
-        cached = json.loads(cache.read_text())
-        if cached.get("torch") == torch_version:
-            return str(cached["device"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    machine = f"torch {environment()['torch']}"
+    cached = _cached("device.json", machine)
+    if cached:
+        return str(cached["value"])
     probe = ("import torch; print(torch.cuda.get_device_name(0) "
              "if torch.cuda.is_available() else 'CPU')")
     try:
@@ -123,6 +129,5 @@ def device() -> str:
                               timeout=120, check=True).stdout.strip()
     except (subprocess.SubprocessError, OSError):
         return "unknown device"
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps({"torch": torch_version, "device": name}) + "\n")
+    _remember("device.json", machine, name)
     return name
