@@ -100,10 +100,9 @@ def build(
 
             workers: queue.Queue[runner.Zygote | None] = queue.Queue()
             slots = min(plan.jobs, len(todo))
-            scripts = sum(not snippet.is_notebook for snippet, _, _ in todo)
             # A worker preloads every heavy package: worth it only when it serves several
             # snippets; a lone snippet imports just what it needs, faster as a plain process.
-            use_zygote = fast and hasattr(os, "fork") and scripts > slots
+            use_zygote = fast and hasattr(os, "fork") and len(todo) > slots
             for _ in range(slots):
                 workers.put(runner.Zygote(plan.threads) if use_zygote else None)
 

@@ -1,11 +1,11 @@
 """Run one snippet in its own process and publish its outputs only if the run succeeded.
 
-A snippet runs either as a plain child process (`python snippet.py`) or, with the fast
-runner, in a child forked from a preloaded `Zygote` that imported the heavy packages once;
-notebooks always run plainly. Either way the child writes into a staging folder next to the
-published one. Only when it exits 0, wrote
-a readable `metrics.json`, wrote every file its pages show and met its `expect` bounds does the
-staging folder replace the published one (two renames on one file system). Anything else, a
+A snippet or notebook runs either as a plain child process (`python snippet.py`,
+`python -m dlnotes.notebook`) or, with the fast runner, in a child forked from a preloaded
+`Zygote` that imported the heavy packages once. Either way the child writes into a staging
+folder next to the published one. Only when it exits 0, wrote a readable `metrics.json`, wrote
+every file its pages show and met its `expect` bounds does the staging folder replace the
+published one (two renames on one file system). Anything else, a
 crash, a timeout, a kill of the engine itself, leaves the previous outputs as they were.
 """
 
@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dlnotes import strays
 from dlnotes.errors import DlnotesError
@@ -55,9 +56,10 @@ class Zygote:
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
         self._ready = False
 
-    def run(self, path: Path, cwd: Path, env: dict[str, str], timeout_s: float
+    def run(self, target: dict[str, Any], cwd: Path, env: dict[str, str], timeout_s: float
             ) -> tuple[int, bool, float, str]:
-        """(return code, timed out, seconds in the child, its stderr or else stdout)."""
+        """Run `{"path": SCRIPT}` or `{"module": NAME, "args": [...]}` in a forked child:
+        (return code, timed out, seconds in the child, its stderr or else stdout)."""
         stdin, stdout = self._process.stdin, self._process.stdout
         assert stdin is not None and stdout is not None
         if not self._ready:
@@ -65,7 +67,7 @@ class Zygote:
                 raise OSError("the preloaded worker did not start")
             self._ready = True
         with tempfile.TemporaryDirectory(prefix="dlnotes-") as logs:
-            request = {"path": str(path), "cwd": str(cwd), "env": env, "timeout": timeout_s,
+            request = {**target, "cwd": str(cwd), "env": env, "timeout": timeout_s,
                        "stdout": f"{logs}/stdout", "stderr": f"{logs}/stderr"}
             stdin.write(json.dumps(request) + "\n")
             stdin.flush()
@@ -117,7 +119,7 @@ def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int,
         raise DlnotesError(f"cannot write outputs in {workspace.root}: {err.strerror}") from None
     try:
         before = strays.snapshot(project, workspace)
-        if zygote is not None and not snippet.is_notebook:
+        if zygote is not None:
             result = _execute_forked(zygote, snippet, staging, workspace.mode, threads)
         else:
             result = _execute(snippet, staging, workspace.mode, threads)
@@ -146,12 +148,16 @@ def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int,
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _notebook_args(snippet: Snippet, staging: Path) -> list[str]:
+    """`dlnotes.notebook` executes a notebook with nbclient into `examples/<stem>.ipynb`."""
+    return [str(snippet.path), str(staging / "examples" / snippet.path.name)]
+
+
 def _execute(snippet: Snippet, staging: Path, mode: str, threads: int) -> RunResult:
     start = time.perf_counter()
     command = [sys.executable, str(snippet.path)]
-    if snippet.is_notebook:  # executed by nbclient into `examples/<stem>.ipynb`
-        command = [sys.executable, "-m", "dlnotes.notebook", str(snippet.path),
-                   str(staging / "examples" / snippet.path.name)]
+    if snippet.is_notebook:
+        command = [sys.executable, "-m", "dlnotes.notebook", *_notebook_args(snippet, staging)]
     process = subprocess.Popen(
         command,
         cwd=staging,
@@ -181,8 +187,13 @@ def _execute(snippet: Snippet, staging: Path, mode: str, threads: int) -> RunRes
 def _execute_forked(zygote: Zygote, snippet: Snippet, staging: Path, mode: str, threads: int
                     ) -> RunResult:
     start = time.perf_counter()
+    target: dict[str, Any] = {"path": str(snippet.path)}
+    if snippet.is_notebook:
+        target = {"module": "dlnotes.notebook",
+                  "args": [*_notebook_args(snippet, staging), "--forked-kernel"]}
     code, timed_out, compute, output = zygote.run(
-        snippet.path, staging, child_environment(staging, mode, threads), snippet.timeout_s)
+        target, staging, child_environment(staging, mode, threads, snippet.is_notebook),
+        snippet.timeout_s)
     runtime = time.perf_counter() - start
     if timed_out:
         return RunResult(False, runtime, summary=f"timed out after {snippet.timeout_s:g} s and "

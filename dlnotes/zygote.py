@@ -4,7 +4,8 @@ Importing torch, torchvision, matplotlib, pandas, scikit-learn and scikit-image 
 per process; a build of many snippets would spend most of its time importing. This process
 pays that once. For each request (one JSON line on stdin) it forks a child that becomes the
 snippet: own process group, own working directory, environment, stdout/stderr files, fresh
-random seeds and the requested thread count; `runpy` runs the script as `__main__`. The child's
+random seeds and the requested thread count; `runpy` runs the script (or, for a notebook,
+`dlnotes.notebook`, whose kernel is forked in turn) as `__main__`. The child's
 exit (including `sys.exit` or a crash) and a timeout are contained in the child; the reply is
 one JSON line on stdout.
 
@@ -21,6 +22,7 @@ import random
 import runpy
 import signal
 import sys
+import tempfile
 import time
 import traceback
 
@@ -70,12 +72,20 @@ def _become_snippet(request: dict) -> None:
         sys.stdout = os.fdopen(1, "w", buffering=1)
         sys.stderr = os.fdopen(2, "w", buffering=1)
         os.chdir(request["cwd"])
+        # Temporary files (a notebook kernel's sockets too) go where the worker cleans up
+        # after the child, even one killed at its timeout.
+        tempfile.tempdir = os.path.dirname(request["stdout"])
         os.environ.clear()
         os.environ.update(request["env"])
         _fresh_state(int(request["env"].get("OMP_NUM_THREADS", "1")))
-        sys.argv = [request["path"]]
-        sys.path[0] = os.path.dirname(request["path"])
-        runpy.run_path(request["path"], run_name="__main__")
+        if "module" in request:  # as `python -m MODULE ARGS...` would run it
+            sys.argv = [request["module"], *request["args"]]
+            sys.path[0] = request["cwd"]
+            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+        else:  # as `python PATH` would run it
+            sys.argv = [request["path"]]
+            sys.path[0] = os.path.dirname(request["path"])
+            runpy.run_path(request["path"], run_name="__main__")
         code = 0
     except SystemExit as stop:
         if stop.code is None or isinstance(stop.code, int):

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import jupytext
 import pytest
 
 from dlnotes import engine, machine
@@ -62,6 +63,13 @@ class FakeProject:
     def snippet(self, name: str, body: str) -> Path:
         path = self.root / "snippets" / f"{name}.py"
         path.write_text(textwrap.dedent(body))
+        return path
+
+    def notebook(self, stem: str, percent_source: str) -> Path:
+        """An example notebook written from jupytext's percent format (`# %%` cells)."""
+        path = self.root / "examples" / f"{stem}.ipynb"
+        path.parent.mkdir(exist_ok=True)
+        jupytext.write(jupytext.reads(percent_source, fmt="py:percent"), path, fmt="ipynb")
         return path
 
     def page(self, name: str, text: str) -> Path:

@@ -1,17 +1,21 @@
 """The fast runner: snippets forked from a worker that preloaded the heavy packages.
 
 Each snippet still gets its own process, timeout and exit: a crash or `sys.exit` is contained,
-and the results are the same as from a plain `python snippet.py`.
+and the results are the same as from a plain `python snippet.py`. A notebook's kernel is forked
+from the worker too, and gives the same cells as a new kernel.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import PROJECT, FakeProject, QuickBuild, metrics_snippet
 
-from dlnotes import engine
+from dlnotes import engine, manifest
 from dlnotes.errors import BuildFailed
-from dlnotes.project import QUICK, Workspace
+from dlnotes.project import FULL, QUICK, Workspace
 
 
 def test_exits_crashes_and_timeouts_are_contained_per_snippet(
@@ -41,3 +45,43 @@ def test_gives_the_same_metrics_as_plain_processes(
     assert [o.status for o in outcomes] == ["ran"]
     fast_metrics = quick_build.workspace.output_dir(name) / "metrics.json"
     assert (plain.output_dir(name) / "metrics.json").read_bytes() == fast_metrics.read_bytes()
+
+
+FIGURE_WALKTHROUGH = """\
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+print("two cells, a figure and a table")
+plt.plot([0, 1, 4])
+plt.title("a figure")
+
+# %%
+pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]})
+"""
+
+
+def test_a_notebook_on_a_forked_kernel_gives_the_cells_of_a_new_kernel(
+        fake: FakeProject, tmp_path: Path) -> None:
+    fake.notebook("walk", FIGURE_WALKTHROUGH)
+    fake.snippet("a_first", metrics_snippet("a_first"))  # workers start for several jobs only
+    plain, fast = Workspace(FULL, tmp_path / "plain"), Workspace(FULL, tmp_path / "fast")
+    engine.build(fake.project, plain, fast=False, log=lambda _: None)
+    engine.build(fake.project, fast, jobs=1, fast=True, log=lambda _: None)
+    assert "compute_s" in manifest.load(fast.manifest_path)["example-walk"]  # it was forked
+    executed = Path("example-walk", "examples", "walk.ipynb")
+    cells = json.loads((fast.root / executed).read_text())["cells"]
+    assert "image/png" in cells[0]["outputs"][-1]["data"]  # the inline backend drew the figure
+    assert "text/html" in cells[1]["outputs"][0]["data"]  # the table as pandas shows it
+    assert (fast.root / executed).read_bytes() == (plain.root / executed).read_bytes()
+
+
+def test_a_forked_kernel_names_its_failing_cell_and_dies_at_the_timeout(
+        fake: FakeProject) -> None:
+    fake.notebook("broken", "# %%\nprint('fine')\n\n# %%\nraise KeyError('no such column')\n")
+    fake.notebook("stuck", "# %%\n# dlnotes: timeout 3\nimport time\ntime.sleep(60)\n")
+    with pytest.raises(BuildFailed) as failed:
+        engine.build(fake.project, fake.workspace(), jobs=1, fast=True, log=lambda _: None)
+    message = str(failed.value)
+    assert "broken.ipynb: code cell 2 failed" in message
+    assert "KeyError: 'no such column'" in message
+    assert "'example-stuck' (examples/stuck.ipynb) failed: timed out after 3 s" in message

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import json
 
-import jupytext
 import pytest
 from conftest import FakeProject
 
 from dlnotes.errors import BuildFailed
-
-
-def write_notebook(fake: FakeProject, stem: str, percent_source: str) -> None:
-    (fake.root / "examples").mkdir(exist_ok=True)
-    notebook = jupytext.reads(percent_source, fmt="py:percent")
-    jupytext.write(notebook, fake.root / "examples" / f"{stem}.ipynb", fmt="ipynb")
-
 
 WALKTHROUGH = """\
 # %% [markdown]
@@ -35,26 +27,26 @@ def _printed(fake: FakeProject, quick: bool = False) -> str:
 
 
 def test_a_notebook_is_executed_once_and_then_cached(fake: FakeProject) -> None:
-    write_notebook(fake, "walk", WALKTHROUGH)
+    fake.notebook("walk", WALKTHROUGH)
     assert fake.build() == {"example-walk": "ran: new"}
     assert _printed(fake) == "full"
     assert fake.build() == {"example-walk": "cached"}
-    write_notebook(fake, "walk", WALKTHROUGH + "\n# %%\nprint('more')\n")
+    fake.notebook("walk", WALKTHROUGH + "\n# %%\nprint('more')\n")
     assert fake.build() == {"example-walk": "ran: source changed"}
 
 
 def test_quick_mode_reaches_the_kernel(fake: FakeProject) -> None:
-    write_notebook(fake, "walk", WALKTHROUGH)
+    fake.notebook("walk", WALKTHROUGH)
     fake.build(quick=True)
     assert _printed(fake, quick=True) == "quick"
 
 
 def test_a_failing_cell_is_named_and_the_last_good_copy_kept(fake: FakeProject) -> None:
-    write_notebook(fake, "walk", WALKTHROUGH)
+    fake.notebook("walk", WALKTHROUGH)
     fake.build()
     executed = fake.workspace().output_dir("example-walk") / "examples" / "walk.ipynb"
     before = executed.read_bytes()
-    write_notebook(fake, "walk", WALKTHROUGH + "\n# %%\nraise KeyError('no such column')\n")
+    fake.notebook("walk", WALKTHROUGH + "\n# %%\nraise KeyError('no such column')\n")
     with pytest.raises(BuildFailed) as failed:
         fake.build()
     message = str(failed.value)
@@ -65,6 +57,6 @@ def test_a_failing_cell_is_named_and_the_last_good_copy_kept(fake: FakeProject) 
 
 
 def test_a_notebook_past_its_timeout_is_killed(fake: FakeProject) -> None:
-    write_notebook(fake, "walk", "# %%\n# dlnotes: timeout 3\nimport time\ntime.sleep(60)\n")
+    fake.notebook("walk", "# %%\n# dlnotes: timeout 3\nimport time\ntime.sleep(60)\n")
     with pytest.raises(BuildFailed, match="'example-walk'.*timed out after 3 s"):
         fake.build()
