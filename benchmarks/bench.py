@@ -43,15 +43,18 @@ def main() -> int:
                                            "touched": [], "bare": []}
         snippet_runs: list[float] = []
         overheads: list[float] = []
+        floors: list[float] = []  # cold build with zero runner cost: compute over the cores
 
         for _ in range(args.cold_runs):
             shutil.rmtree(generated, ignore_errors=True)
             timings["cold (plain)"].append(_build(work, DLNOTES_RUNNER="plain"))
             shutil.rmtree(generated, ignore_errors=True)
             timings["cold (fast)"].append(_build(work))
-            overheads += [entry["runtime_s"] - entry["compute_s"] for entry in json.loads(
-                (generated / ".manifest.json").read_text())["snippets"].values()
-                if "compute_s" in entry]
+            entries = json.loads((generated / ".manifest.json").read_text())["snippets"]
+            overheads += [e["runtime_s"] - e["compute_s"] for e in entries.values()
+                          if "compute_s" in e]
+            floors.append(sum(e.get("compute_s", e["runtime_s"]) * e["threads"]
+                              for e in entries.values()) / (os.cpu_count() or 1))
         for _ in range(args.runs):
             timings["warm"].append(_build(work))
             timings["bare"].append(_build(work, DLNOTES_NO_RUN="1"))
@@ -67,6 +70,11 @@ def main() -> int:
     print(f"\nPer-snippet overhead of the fast runner (engine wall time minus the time inside "
           f"the snippet's code), cold builds: median {statistics.median(overheads):.2f} s, "
           f"max {max(overheads):.2f} s over {len(overheads)} runs (target: median ≤ 0.5 s).")
+    floor = statistics.median(floors) + statistics.median(timings["bare"])
+    plain = statistics.median(timings["cold (plain)"])
+    print(f"\nFloor of any runner: the snippets' own compute spread over the "
+          f"{os.cpu_count()} cores plus a bare build = {floor:.1f} s, so no runner can be more "
+          f"than {plain / floor:.2f} × faster than plain here.")
     return 0
 
 
