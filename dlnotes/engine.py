@@ -127,7 +127,11 @@ def build(
                     log(_progress(outcome))
 
             try:
-                with ThreadPoolExecutor(max_workers=min(plan.jobs, len(todo))) as pool:
+                # Longest first, by the last recorded runtime (never run: first of all), so
+                # that no long run starts last while the other cores sit idle.
+                todo.sort(key=lambda item: -entries.get(item[0].name, {}).get(
+                    "runtime_s", float("inf")))
+                with ThreadPoolExecutor(max_workers=slots) as pool:
                     list(pool.map(run_one, todo))
             finally:
                 while not workers.empty():

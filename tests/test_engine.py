@@ -160,6 +160,22 @@ def test_an_interrupted_publish_is_undone_on_the_next_run(fake: FakeProject) -> 
     assert sorted(p.name for p in outputs.parent.iterdir()) == [".lock", ".manifest.json", "alpha"]
 
 
+def test_the_longest_runs_start_first_and_never_run_ones_before_all(fake: FakeProject) -> None:
+    for name in ("alpha", "beta", "gamma"):
+        fake.snippet(name, metrics_snippet(name))
+    fake.build()
+    path = fake.workspace().manifest_path
+    entries = manifest.load(path)
+    for name, seconds in (("alpha", 1.0), ("beta", 5.0), ("gamma", 3.0)):
+        entries[name]["runtime_s"] = seconds
+    manifest.save(path, entries)
+    fake.snippet("delta", metrics_snippet("delta"))
+    order: list[str] = []
+    engine.build(fake.project, fake.workspace(), force=True, jobs=1, fast=False,
+                 log=lambda line: order.append(line.split("]")[0].lstrip("[")))
+    assert order == ["delta", "beta", "gamma", "alpha"]
+
+
 def test_clean_removes_outputs_and_entries(fake: FakeProject) -> None:
     fake.snippet("alpha", metrics_snippet("alpha"))
     fake.build()
