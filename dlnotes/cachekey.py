@@ -1,7 +1,8 @@
 """What a snippet's outputs depend on, and why a run is needed.
 
 The key is built from the inputs that can change a result: the snippet's source, the mode,
-the content of its declared data files, and the versions of Python and the packages that do
+the content of its declared data files (and of the files it uses when they are present, or
+their absence), and the versions of Python and the packages that do
 the numerical work. Comparing the stored inputs with the current ones gives the *reason* for a
 run, which the manifest keeps and the build report shows.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -44,12 +46,11 @@ def file_digest(path: Path) -> str:
 
 
 def inputs(snippet: Snippet, mode: str, env: dict[str, str], root: Path) -> dict[str, Any]:
-    return {
-        "source": file_digest(snippet.path),
-        "mode": mode,
-        "data": {p.relative_to(root).as_posix(): file_digest(p) for p in snippet.data_files},
-        "environment": env,
-    }
+    data = {p.relative_to(root).as_posix(): file_digest(p) for p in snippet.data_files}
+    for written in snippet.optional_files:  # keyed as written: the same on every machine
+        path = Path(os.path.expandvars(os.path.expanduser(written)))
+        data[written] = file_digest(path) if path.is_file() else "absent"
+    return {"source": file_digest(snippet.path), "mode": mode, "data": data, "environment": env}
 
 
 def key(current: dict[str, Any]) -> str:

@@ -5,6 +5,10 @@ as harmless comments, and the engine needs no second file to know:
 
     # dlnotes: timeout 120                     seconds before the run is killed
     # dlnotes: data data/prices.csv            a data file whose content is part of the cache key
+    # dlnotes: data-if-present ~/.cache/x.pth  a file outside the project that changes the
+                                               result when it is there; its content, or its
+                                               absence, is part of the cache key (`~` and
+                                               `$VARS` expand; several paths may follow)
     # dlnotes: expect full final_error_rate <= 0.03
     # dlnotes: expect quick final_error_rate <= 0.5
 
@@ -69,6 +73,7 @@ class Snippet:
     timeout_s: float = DEFAULT_TIMEOUT_S
     data_files: tuple[Path, ...] = ()
     expectations: tuple[Expectation, ...] = ()
+    optional_files: tuple[str, ...] = ()  # as written: `~` and `$VARS` expand when read
 
     @property
     def is_notebook(self) -> bool:
@@ -82,6 +87,7 @@ class Snippet:
         """Read the `# dlnotes:` lines; a malformed one is an error naming file and line."""
         timeout = DEFAULT_TIMEOUT_S
         data: list[Path] = []
+        optional: list[str] = []
         expectations: list[Expectation] = []
         for where, line in _lines(path, project_root):
             match = DIRECTIVE.match(line.strip())
@@ -95,13 +101,18 @@ class Snippet:
                 if not data_path.is_file():
                     raise DlnotesError(f"{where}: declared data file '{value}' does not exist")
                 data.append(data_path)
+            elif key == "data-if-present":
+                if not value:
+                    raise DlnotesError(f"{where}: data-if-present needs at least one path")
+                optional += value.split()
             elif key == "expect":
                 expectations.append(_expectation(value, where))
             else:
                 raise DlnotesError(
-                    f"{where}: unknown directive '{key}' (known: timeout, data, expect)"
+                    f"{where}: unknown directive '{key}' "
+                    "(known: timeout, data, data-if-present, expect)"
                 )
-        return cls(name, path, timeout, tuple(data), tuple(expectations))
+        return cls(name, path, timeout, tuple(data), tuple(expectations), tuple(optional))
 
 
 def _lines(path: Path, project_root: Path) -> list[tuple[str, str]]:

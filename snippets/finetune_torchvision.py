@@ -19,6 +19,10 @@ DLNOTES_QUICK=1 makes the demo smaller.
 # dlnotes: expect quick train_loss_drop >= 0.1
 # dlnotes: expect full valid_accuracy >= 0.8
 # dlnotes: timeout 180
+# The ImageNet checkpoint, where torch.hub keeps it: the result depends on whether it is there.
+# dlnotes: data-if-present $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth
+# dlnotes: data-if-present $XDG_CACHE_HOME/torch/hub/checkpoints/resnet18-f37072fd.pth
+# dlnotes: data-if-present ~/.cache/torch/hub/checkpoints/resnet18-f37072fd.pth
 
 # --8<-- [start:setup]
 import argparse

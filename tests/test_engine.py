@@ -37,6 +37,24 @@ def test_a_changed_data_file_reruns_the_snippet_that_declares_it(fake: FakeProje
     assert fake.build() == {"alpha": "ran: data changed"}
 
 
+def test_a_file_used_if_present_reruns_when_it_appears_changes_or_goes(
+        fake: FakeProject, tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path_factory.mktemp("torch-home")
+    monkeypatch.setenv("WEIGHTS_HOME", str(cache))
+    fake.snippet("alpha", "# dlnotes: data-if-present $WEIGHTS_HOME/w.pth ~/no/such.pth\n"
+                 + metrics_snippet("alpha"))
+    assert fake.build() == {"alpha": "ran: new"}
+    assert fake.build() == {"alpha": "cached"}
+    (cache / "w.pth").write_bytes(b"weights")
+    assert fake.build() == {"alpha": "ran: data changed"}
+    assert fake.build() == {"alpha": "cached"}
+    (cache / "w.pth").write_bytes(b"other weights")
+    assert fake.build() == {"alpha": "ran: data changed"}
+    (cache / "w.pth").unlink()
+    assert fake.build() == {"alpha": "ran: data changed"}
+
+
 def test_a_new_package_version_reruns(fake: FakeProject, monkeypatch: pytest.MonkeyPatch) -> None:
     fake.snippet("alpha", metrics_snippet("alpha"))
     fake.build()
