@@ -12,6 +12,7 @@ most of a small notebook's cost. The cells, their outputs and the figures are th
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import re
@@ -119,5 +120,10 @@ def _become_kernel(connection_file: str) -> None:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--forked-kernel"]
-    sys.exit(main(Path(arguments[0]), Path(arguments[1]), "--forked-kernel" in sys.argv))
+    parser = argparse.ArgumentParser(description="Execute one example notebook.")
+    parser.add_argument("source", type=Path)
+    parser.add_argument("executed", type=Path)
+    parser.add_argument("--forked-kernel", action="store_true",
+                        help="run the kernel in a fork of this process (a preloaded worker)")
+    arguments = parser.parse_args()
+    sys.exit(main(arguments.source, arguments.executed, arguments.forked_kernel))
