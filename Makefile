@@ -10,10 +10,17 @@ MERMAID_VERSION := 11.12.2
 export NO_MKDOCS_2_WARNING := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup site serve test lint bench clean
+.PHONY: help setup site serve test test-fast bench clean
 
-help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-7s %s\n", $$1, $$2}'
+help:  ## list the targets, and the contributor's loop
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+	@echo
+	@echo "The loop: edit snippets/NAME.py or docs/PAGE.md, then"
+	@echo "  make serve                           preview; re-runs only the edited snippet"
+	@echo "  $(BIN)/pytest -k NAME             one snippet's tests (quick mode)"
+	@echo "  $(BIN)/pytest docs/PAGE.md        one page's code examples"
+	@echo "  make test-fast                       the tests that run no snippet"
+	@echo "  make test                            everything; re-runs only what changed"
 
 # Set-up runs again only when what it depends on changes.
 $(STAMP): pyproject.toml constraints.txt
@@ -45,6 +52,10 @@ serve: setup  ## preview with live reload; an edited snippet re-runs alone
 test: setup  ## lint, then every test (snippets in quick mode, doc tests, the site)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+test-fast: setup  ## lint, then the tests that run no snippet and build no site (seconds)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -m "not slow"
 
 bench: setup  ## time cold, warm and one-snippet rebuilds against a bare mkdocs build
 	$(BIN)/python benchmarks/bench.py

@@ -9,7 +9,14 @@ never touched. Scenarios, each timed as a whole `mkdocs build --strict` process:
 - touched: one snippet's source edited (a comment appended), so that snippet alone re-runs
 - bare:    `mkdocs build` of the same pages with the engine switched off (DLNOTES_NO_RUN=1)
 
-Usage: python benchmarks/bench.py [--runs N] [--cold-runs N] [--snippet NAME]
+and the contributor's loop, each timed as a whole `pytest` process on the same copy:
+
+- tests, clean:      every test with empty test caches (a clean clone: `make test` after set-up)
+- tests, again:      every test again, nothing changed
+- tests, one edited: every test after editing one snippet (a comment appended)
+- one snippet's tests: `pytest -k NAME` after dropping that snippet's cached test runs
+
+Usage: python benchmarks/bench.py [--runs N] [--cold-runs N] [--snippet NAME] [--only WHAT]
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of warm/touched/bare")
     parser.add_argument("--cold-runs", type=int, default=2, help="runs of the cold build")
     parser.add_argument("--snippet", default="losses", help="the snippet to touch")
+    parser.add_argument("--only", choices=("build", "loop"), default=None,
+                        help="time only the site builds, or only the contributor's loop")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="dlnotes-bench-") as tmp:
@@ -45,6 +54,10 @@ def main() -> int:
         overheads: list[float] = []
         floors: list[float] = []  # cold build with zero runner cost: compute over the cores
 
+        if args.only != "build":
+            print(_loop_table(work, args.snippet))
+        if args.only == "loop":
+            return 0
         for _ in range(args.cold_runs):
             shutil.rmtree(generated, ignore_errors=True)
             timings["cold (plain)"].append(_build(work, DLNOTES_RUNNER="plain"))
@@ -95,6 +108,58 @@ def _build(work: Path, **env: str) -> float:
         stdout=subprocess.DEVNULL,
     )
     return time.perf_counter() - start
+
+
+def _pytest(work: Path, *selection: str) -> float:
+    """One whole test session on the copy, as `make test` runs it (after ruff)."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection],
+        cwd=work, env={**os.environ, "NO_MKDOCS_2_WARNING": "1", "PYTHONPATH": str(work)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        sys.exit(f"bench: the tests failed in {work}:\n{done.stdout[-3000:]}")
+    return time.perf_counter() - start
+
+
+def _quick_runs(work: Path, name: str) -> tuple[float, float]:
+    """The snippet's last quick run by the engine, and all its quick runs (engine, by hand,
+    as a notebook), in seconds, as the test caches recorded them."""
+    entries = json.loads((work / ".dlnotes" / "quick" / "generated" / ".manifest.json")
+                         .read_text())["snippets"]
+    engine = entries[name]["runtime_s"]
+    alone = [json.loads((work / ".dlnotes" / "standalone" / f"{name}-{kind}.json").read_text())
+             ["runtime_s"] for kind in ("script", "notebook")]
+    return engine, engine + sum(alone)
+
+
+def _loop_table(work: Path, name: str) -> str:
+    """The contributor's loop against its targets (shared/DESIGN.md §8)."""
+    clean = _pytest(work)
+    again = _pytest(work)
+    source = work / "snippets" / f"{name}.py"
+    source.write_text(source.read_text() + f"# bench edit {time.time_ns()}\n")
+    edited = _pytest(work)
+    _, all_runs = _quick_runs(work, name)
+    subprocess.run([sys.executable, "-m", "dlnotes", "clean", "--quick", name], cwd=work,
+                   check=True, stdout=subprocess.DEVNULL, env={**os.environ,
+                                                          "PYTHONPATH": str(work)})
+    for kind in ("script", "notebook"):
+        (work / ".dlnotes" / "standalone" / f"{name}-{kind}.json").unlink()
+    one = _pytest(work, "-k", name)
+    engine_run, _ = _quick_runs(work, name)
+    rows = [
+        ("tests, clean", clean, "≤ 480 s", clean <= 480, f"{clean / 480:.2f} of budget"),
+        ("tests, again", again, "≤ 90 s", again <= 90, f"{again / 90:.2f} of budget"),
+        ("tests, one edited", edited, f"≤ 90 s + {name}'s quick runs ({all_runs:.1f} s)",
+         edited <= 90 + all_runs, f"{(edited - all_runs) / 90:.2f} of budget + runs"),
+        (f"pytest -k {name}", one, f"≤ its quick run ({engine_run:.1f} s) + 15 s",
+         one <= engine_run + 15, f"run + {one - engine_run:.1f} s"),
+    ]
+    lines = ["| loop scenario | s | target | ratio | met |", "| --- | ---: | --- | --- | --- |"]
+    lines += [f"| {label} | {seconds:.1f} | {target} | {ratio} | {'yes' if met else 'NO'} |"
+              for label, seconds, target, met, ratio in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _table(timings: dict[str, list[float]], snippet_s: float, args: argparse.Namespace) -> str:

@@ -17,23 +17,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from dlnotes.contract import PACKAGES
 from dlnotes.snippet import Snippet
-
-PACKAGES = (
-    "torch",
-    "torchvision",
-    "numpy",
-    "pandas",
-    "matplotlib",
-    "scikit-learn",
-    "scikit-image",
-)
 
 
 def environment() -> dict[str, str]:
     """Python and package versions, read from installed metadata (no heavy imports)."""
     versions = {"python": platform.python_version()}
-    for package in PACKAGES:
+    for package in PACKAGES:  # everything a snippet may import
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

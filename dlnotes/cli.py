@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
-from dlnotes import engine, manifest, scaffold, shards
+from dlnotes import contract, engine, manifest, scaffold, shards
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.project import Workspace, find_project
 
@@ -18,6 +19,7 @@ from dlnotes.project import Workspace, find_project
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        contract.check_environment()
         project = find_project()
         workspace = Workspace.for_mode(project, args.quick)
         return args.command(project, workspace, args)
@@ -39,8 +41,9 @@ def _run(project, workspace, args) -> int:
         if not names:
             return 0
     print(f"dlnotes: {workspace.mode} mode, outputs in {workspace.root}")
+    runner = args.runner or contract.runner()
     engine.build(project, workspace, names, force=args.force, jobs=args.jobs,
-                 fast=args.runner == "fast")
+                 fast=runner == "fast")
     return 0
 
 
@@ -74,8 +77,26 @@ def _new(project, workspace, args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one line on stderr and exit status 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    """`--jobs 0` or `--jobs -2` would reach the thread pool as a ValueError: refuse it here."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dlnotes", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="dlnotes", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     for name, handler, text in (
         ("run", _run, "run the stale snippets (or the named ones) and record them"),
@@ -90,13 +111,14 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("names", nargs="*", metavar="NAME", help="snippets to select")
         if name == "run":
             sub.add_argument("--force", action="store_true", help="run even if up to date")
-            sub.add_argument("--jobs", type=int, default=None,
+            sub.add_argument("--jobs", type=_positive_int, default=None,
                              help="snippets at once (default: measured for this machine)")
             sub.add_argument("--shard", metavar="I/N",
                              help="run only the I-th of N shards, balanced by recorded runtimes")
-            sub.add_argument("--runner", choices=("fast", "plain"), default="fast",
+            sub.add_argument("--runner", choices=contract.RUNNERS, default=None,
                              help="fast: fork each snippet from a worker that preloaded the heavy"
-                                  " packages (default); plain: a new Python process each")
+                                  " packages (default); plain: a new Python process each;"
+                                  f" default from {contract.RUNNER_ENV}")
     sub = commands.add_parser("merge", help="merge the outputs of shards run elsewhere")
     sub.set_defaults(command=_merge)
     sub.add_argument("--quick", action="store_true", help="merge into the quick-mode outputs")

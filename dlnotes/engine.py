@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from dlnotes import cachekey, machine, manifest, runner
+from dlnotes import cachekey, machine, manifest, processes, publish, runner
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.project import Project, Workspace
 from dlnotes.snippet import Snippet
@@ -79,7 +79,7 @@ def build(
     snippets = load_snippets(project, names)
     _ensure_writable(workspace)
     with manifest.exclusive(workspace.lock_path):
-        runner.recover(workspace)
+        publish.recover(workspace)
         entries = manifest.load(workspace.manifest_path)
         env = cachekey.environment()
         outcomes: dict[str, Outcome] = {}
@@ -98,13 +98,13 @@ def build(
             device = machine.device()
             record = threading.Lock()
 
-            workers: queue.Queue[runner.Zygote | None] = queue.Queue()
+            workers: queue.Queue[processes.Zygote | None] = queue.Queue()
             slots = min(plan.jobs, len(todo))
             # A worker preloads every heavy package: worth it only when it serves several
             # snippets; a lone snippet imports just what it needs, faster as a plain process.
             use_zygote = fast and hasattr(os, "fork") and len(todo) > slots
             for _ in range(slots):
-                workers.put(runner.Zygote(plan.threads) if use_zygote else None)
+                workers.put(processes.Zygote(plan.threads) if use_zygote else None)
 
             def run_one(item: tuple[Snippet, str, dict[str, Any]]) -> None:
                 snippet, reason, current = item
@@ -143,7 +143,7 @@ def build(
     failures = {o.name: _failure_text(o, project, workspace)
                 for o in ordered if o.status == "failed"}
     if failures:
-        raise BuildFailed(failures)
+        raise BuildFailed(failures, ordered)
     return ordered
 
 

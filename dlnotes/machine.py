@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlnotes import contract
 from dlnotes.cachekey import environment
 
 # Facts about the machine, shared by every checkout on it.
@@ -59,9 +60,7 @@ class Plan:
 def plan(jobs: int | None = None) -> Plan:
     """Threads per snippet and snippets at once, from the cached measurement."""
     cores = os.cpu_count() or 1
-    override = os.environ.get("DLNOTES_THREADS", "")
-    measured = int(override) if override.isdigit() and int(override) > 0 else None
-    threads = measured or _measured_threads(cores)
+    threads = contract.threads_override() or _measured_threads(cores)
     return Plan(threads, jobs or max(1, cores // threads))
 
 

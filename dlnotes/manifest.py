@@ -8,13 +8,13 @@ is treated as empty: everything re-runs, nothing crashes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from dlnotes import locks
 
 FORMAT = 1
 
@@ -47,17 +47,6 @@ def save(path: Path, entries: dict[str, dict[str, Any]]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-@contextlib.contextmanager
-def exclusive(lock_path: Path) -> Iterator[None]:
+def exclusive(lock_path: Path) -> contextlib.AbstractContextManager[None]:
     """Hold the workspace's lock; a second engine run waits for the first and says so."""
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"dlnotes: another build holds {lock_path}; waiting for it", file=sys.stderr)
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locks.exclusive(lock_path, f"another build holds {lock_path}; waiting for it")

@@ -11,6 +11,7 @@ Environment:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -18,13 +19,13 @@ import posixpath
 import re
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from dlnotes import downloads, engine, manifest, provenance, report
+from dlnotes import contract, downloads, engine, locks, manifest, provenance, report
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.metrics import Metrics
 from dlnotes.project import EXAMPLE_PREFIX, GENERATED, Project, Workspace
@@ -36,10 +37,11 @@ class _Build:
     """What one build (one rebuild, under `serve`) knows."""
 
     serving = False
+    site_lock: IO[str] | None = None
 
     def __init__(self, config: Any) -> None:
         self.project = Project(Path(config.config_file_path).resolve().parent)
-        self.workspace = Workspace.for_mode(self.project, os.environ.get("DLNOTES_QUICK") == "1")
+        self.workspace = Workspace.for_mode(self.project, contract.is_quick())
         self.outcomes: dict[str, engine.Outcome] = {}
         self.stale_pages: set[str] = set()
         self.metrics = Metrics(self.workspace)
@@ -68,11 +70,16 @@ def on_config(config: Any) -> Any:
 
 def on_pre_build(config: Any) -> None:
     assert _build is not None
-    if os.environ.get("DLNOTES_NO_RUN") == "1":
+    # MkDocs empties the site folder right after this event; two builds into one folder at
+    # once would delete each other's files. The second waits here until the first is done.
+    _build.site_lock = locks.acquire(
+        _build.project.root / ".dlnotes" / "locks" / f"site-{_digest(config.site_dir)}.lock",
+        f"another build is writing {config.site_dir}; waiting for it to finish")
+    if os.environ.get(contract.NO_RUN_ENV) == "1":
         return
     try:
         outcomes = engine.build(_build.project, _build.workspace, log=log.info,
-                                fast=os.environ.get("DLNOTES_RUNNER", "fast") != "plain")
+                                fast=contract.runner() == "fast")
         _build.outcomes = {o.name: o for o in outcomes}
     except BuildFailed as failed:
         if not _build.serving:
@@ -181,6 +188,24 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
         links.append(f'<a href="{colab}">Open in Colab</a>')
     block = '<p class="dlnotes-downloads">' + " · ".join(links) + "</p>"
     return block + CDN_MERMAID.sub("", html)
+
+
+def on_post_build(config: Any) -> None:
+    _release_site()
+
+
+def on_build_error(error: Exception) -> None:
+    _release_site()
+
+
+def _release_site() -> None:
+    if _build is not None and _build.site_lock is not None:
+        locks.release(_build.site_lock)
+        _build.site_lock = None
+
+
+def _digest(path: str) -> str:
+    return hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:12]
 
 
 def _hidden(relative: str) -> bool:

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+from dlnotes.contract import GENERATED, QUICK_DIR_ENV
 from dlnotes.errors import DlnotesError
 
 FULL, QUICK = "full", "quick"
 EXAMPLE_PREFIX = "example-"
-QUICK_DIR_ENV = "DLNOTES_QUICK_DIR"
-GENERATED = "generated"
 
 
 @dataclass(frozen=True)

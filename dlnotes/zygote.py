@@ -9,7 +9,7 @@ random seeds and the requested thread count; `runpy` runs the script (or, for a 
 exit (including `sys.exit` or a crash) and a timeout are contained in the child; the reply is
 one JSON line on stdout.
 
-Started by `dlnotes.runner.Zygote`; not meant to be run by hand.
+Started by `dlnotes.processes.Zygote`; not meant to be run by hand.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import tempfile
 import time
 import traceback
 
-PRELOAD = ("numpy", "pandas", "matplotlib.pyplot", "torch", "torchvision", "sklearn",
-           "sklearn.model_selection", "sklearn.datasets", "skimage", "skimage.data")
+from dlnotes.contract import PRELOAD
 
 
 def main() -> None:

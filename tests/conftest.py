@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,32 +17,85 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from dlnotes import engine, machine
+from dlnotes import cachekey, engine, machine
 from dlnotes.errors import BuildFailed
 from dlnotes.project import QUICK, Project, Workspace
+from dlnotes.snippet import Snippet
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Project(ROOT)
 HOOK = ROOT / "dlnotes" / "mkdocs_hook.py"
 
 
+# The fixtures that run the project's snippets. A test that uses one of them is `slow`; which
+# snippets it needs is read off its `name` parameter (any other such test needs them all).
+SNIPPET_FIXTURES = {"quick_build", "quick_site", "standalone"}
+NEEDED = pytest.StashKey["set[str] | None"]()  # None: every snippet
+# Standalone runs (a snippet copied alone into an empty folder) that passed, by content key.
+STANDALONE_CACHE = ROOT / ".dlnotes" / "standalone"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that run snippets as `slow`, before `-m` selects by marker."""
+    for item in items:
+        if SNIPPET_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember which snippets the selected tests need, so the fixtures run just those."""
+    needed: set[str] | None = set()
+    for item in session.items:
+        fixtures = SNIPPET_FIXTURES & set(getattr(item, "fixturenames", ()))
+        if not fixtures:
+            continue
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("name") if callspec else None
+        if "quick_site" in fixtures or name not in PROJECT.snippets():
+            needed = None
+            break
+        needed.add(name)
+    session.config.stash[NEEDED] = needed
+
+
+def _needed(config: pytest.Config) -> list[str]:
+    """The snippets this session's tests need (every snippet when unknown)."""
+    needed = config.stash.get(NEEDED, None)
+    return sorted(PROJECT.snippets()) if needed is None else sorted(needed)
+
+
 @dataclass
 class QuickBuild:
     workspace: Workspace
     outcomes: dict[str, engine.Outcome]
-    failure: str
+    failures: dict[str, str]
+
+    def output_dir(self, name: str) -> Path:
+        """The snippet's quick-mode outputs; fails the calling test if the snippet failed."""
+        assert name not in self.failures, self.failures[name]
+        assert name in self.outcomes, f"{name} was not built for this test session"
+        return self.workspace.output_dir(name)
 
 
 @pytest.fixture(scope="session")
-def quick_build(tmp_path_factory: pytest.TempPathFactory) -> QuickBuild:
-    """Every snippet of the project run once in quick mode, in a folder this test session owns."""
-    workspace = Workspace(QUICK, tmp_path_factory.mktemp("quick"))
+def quick_build(request: pytest.FixtureRequest) -> QuickBuild:
+    """The snippets the selected tests need, brought up to date in quick mode.
+
+    The quick-mode workspace (`.dlnotes/quick/`) is a cache like `docs/generated/`: a snippet
+    re-runs only when its content key (source, mode, data, versions) changed or its last run
+    failed, so a second test run reuses every run that is still valid. A failed snippet fails
+    its own tests only.
+    """
+    workspace = Workspace.for_mode(PROJECT, quick=True)
     try:
-        outcomes = engine.build(PROJECT, workspace, log=lambda line: None)
-        failure = ""
+        outcomes = engine.build(PROJECT, workspace, _needed(request.config),
+                                log=lambda line: None)
+        failures: dict[str, str] = {}
     except BuildFailed as failed:
-        outcomes, failure = [], str(failed)
-    return QuickBuild(workspace, {o.name: o for o in outcomes}, failure)
+        outcomes, failures = failed.outcomes, failed.failures
+    return QuickBuild(workspace, {o.name: o for o in outcomes}, failures)
 
 
 class FakeProject:
@@ -164,33 +221,67 @@ class Standalone:
     metrics: bytes | None
 
 
-@pytest.fixture(scope="session")
-def standalone(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Standalone]:
-    """Every snippet copied alone into an empty folder and run as a reader would: `python
-    name.py` (writing ./outputs/name/), and as the .ipynb the site offers, executed by nbclient.
-    All runs share the cores, in quick mode, with the engine's thread count."""
+def _standalone_key(name: str, kind: str) -> str:
+    """The engine's quick-mode key, plus the variant, its converter and the thread count.
+
+    (The notebook itself is no key: nbformat gives its cells random ids.)"""
+    snippet = Snippet.parse(name, PROJECT.snippets()[name], ROOT)
+    inputs = cachekey.inputs(snippet, QUICK, cachekey.environment(), ROOT)
+    converter = cachekey.file_digest(ROOT / "dlnotes" / "downloads.py")
+    return cachekey.key({**inputs, "variant": kind, "threads": engine_threads(),
+                         **({"converter": converter} if kind == "notebook" else {})})
+
+
+def _run_standalone(name: str, kind: str, folder: Path) -> Standalone:
+    """Copy the snippet alone into `folder` and run it as a reader would, or reuse the record
+    of a passing run with the same key (a failing run is never recorded)."""
     from dlnotes.downloads import as_notebook
 
-    def run(name: str, kind: str) -> Standalone:
-        folder = tmp_path_factory.mktemp(f"{name}-{kind}")
-        source = PROJECT.snippets()[name].read_text()
-        env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS=engine_threads(),
-                             MPLBACKEND="Agg")
-        if kind == "script":
-            (folder / f"{name}.py").write_text(source)
-            command = [sys.executable, f"{name}.py"]
-            metrics = folder / "outputs" / name / "metrics.json"
-        else:
-            (folder / f"{name}.ipynb").write_text(as_notebook(source))
-            env["DLNOTES_OUT"] = str(folder / "out")
-            command = [sys.executable, "-m", "dlnotes.notebook", f"{name}.ipynb",
-                       str(folder / "executed.ipynb")]
-            metrics = folder / "out" / "metrics.json"
-        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=600)
-        return Standalone(done.returncode, (done.stderr or done.stdout)[-3000:],
-                          metrics.read_bytes() if metrics.is_file() else None)
+    source = PROJECT.snippets()[name].read_text()
+    program = source if kind == "script" else as_notebook(source)
+    key = _standalone_key(name, kind)
+    record = STANDALONE_CACHE / f"{name}-{kind}.json"
+    with contextlib.suppress(OSError, ValueError):
+        saved = json.loads(record.read_text())
+        if saved["key"] == key:
+            return Standalone(0, saved["output"], base64.b64decode(saved["metrics"]))
+    env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS=engine_threads(), MPLBACKEND="Agg")
+    if kind == "script":
+        (folder / f"{name}.py").write_text(program)
+        command = [sys.executable, f"{name}.py"]
+        metrics = folder / "outputs" / name / "metrics.json"
+    else:
+        (folder / f"{name}.ipynb").write_text(program)
+        env["DLNOTES_OUT"] = str(folder / "out")
+        command = [sys.executable, "-m", "dlnotes.notebook", f"{name}.ipynb",
+                   str(folder / "executed.ipynb")]
+        metrics = folder / "out" / "metrics.json"
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=600)
+    run = Standalone(done.returncode, (done.stderr or done.stdout)[-3000:],
+                     metrics.read_bytes() if metrics.is_file() else None)
+    if run.returncode == 0 and run.metrics is not None:
+        STANDALONE_CACHE.mkdir(parents=True, exist_ok=True)
+        temporary = record.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"key": key, "output": run.output,
+                                         "metrics": base64.b64encode(run.metrics).decode(),
+                                         "runtime_s": round(time.perf_counter() - start, 2)}))
+        os.replace(temporary, record)
+    return run
 
-    jobs = [(name, kind) for name in sorted(PROJECT.snippets()) for kind in ("script", "notebook")]
+
+@pytest.fixture(scope="session")
+def standalone(request: pytest.FixtureRequest,
+               tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Standalone]:
+    """The needed snippets copied alone into an empty folder and run as a reader would:
+    `python name.py` (writing ./outputs/name/), and as the .ipynb the site offers, executed by
+    nbclient. All runs share the cores, in quick mode, with the engine's thread count; a run
+    whose key is unchanged since it last passed is not repeated."""
+    jobs = [(name, kind) for name in _needed(request.config) for kind in ("script", "notebook")]
+
+    def run(job: tuple[str, str]) -> Standalone:
+        return _run_standalone(*job, tmp_path_factory.mktemp("-".join(job)))
+
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(zip(jobs, pool.map(lambda job: run(*job), jobs), strict=True))
+        return dict(zip(jobs, pool.map(run, jobs), strict=True))

@@ -22,7 +22,7 @@ def test_the_notebook_made_from_a_snippet_runs_and_gives_the_same_metrics(
     assert notebook["cells"][0]["cell_type"] == "markdown", "the docstring comes first"
     run = standalone[name, "notebook"]
     assert run.returncode == 0, run.output
-    from_engine = (quick_build.workspace.output_dir(name) / "metrics.json").read_bytes()
+    from_engine = (quick_build.output_dir(name) / "metrics.json").read_bytes()
     assert run.metrics == from_engine
 
 

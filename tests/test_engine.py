@@ -234,6 +234,7 @@ def test_cli_run_list_and_a_failure_exit_code(fake: FakeProject, capsys) -> None
     assert "no data" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_new_scaffolds_a_snippet_and_page_that_pass_unchanged(fake: FakeProject, tmp_path,
                                                              capsys) -> None:
     assert cli.main(["new", "line_fit", "--page", "topics/line-fit.md"]) == 0
@@ -260,3 +261,32 @@ def test_new_refuses_in_one_line(fake: FakeProject, capsys, args: list[str], err
     err = capsys.readouterr().err
     assert err.startswith(f"dlnotes: {error}") and err.count("\n") == 1
     assert not (fake.root / "snippets" / "beta.py").exists()
+
+
+@pytest.mark.parametrize(("args", "env", "error"), [
+    (["run", "--jobs", "-2"], {}, "argument --jobs: expected a whole number >= 1, got -2"),
+    (["run", "--jobs", "0"], {}, "argument --jobs: expected a whole number >= 1, got 0"),
+    (["run", "--jobs", "two"], {}, "argument --jobs: expected a whole number >= 1, got 'two'"),
+    (["run", "--runner", "turbo"], {}, "argument --runner: invalid choice: 'turbo'"),
+    (["run", "--shard", "4/3"], {}, "--shard takes I/N with 1 <= I <= N, got '4/3'"),
+    (["run", "--no-such-option"], {}, "unrecognized arguments: --no-such-option"),
+    (["list", "alpha"], {}, "unrecognized arguments: alpha"),
+    (["merge"], {}, "the following arguments are required: DIR"),
+    ([], {}, "the following arguments are required: COMMAND"),
+    (["run"], {"DLNOTES_RUNNER": "turbo"}, "DLNOTES_RUNNER must be one of fast, plain"),
+    (["run"], {"DLNOTES_THREADS": "-1"}, "DLNOTES_THREADS must be a whole number >= 1"),
+])
+def test_every_bad_option_is_one_line_and_exit_status_2(
+        fake: FakeProject, capsys, monkeypatch: pytest.MonkeyPatch,
+        args: list[str], env: dict[str, str], error: str) -> None:
+    fake.snippet("alpha", metrics_snippet("alpha"))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        status = cli.main(args)
+    except SystemExit as stop:  # argparse's refusals end the process
+        status = stop.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert error in err and err.count("\n") == 1, err
+    assert "Traceback" not in err and not fake.workspace().root.exists()

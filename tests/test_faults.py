@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FakeProject, metrics_snippet, subprocess_env, tree_bytes
+from conftest import LIGHT, FakeProject, metrics_snippet, subprocess_env, tree_bytes
 
-from dlnotes import manifest, runner
+from dlnotes import manifest, publish
 from dlnotes.errors import BuildFailed, DlnotesError
 
 SLOW_SNIPPET = """\
@@ -99,7 +99,7 @@ def test_a_full_disk_while_publishing_is_one_line_and_keeps_outputs(
     def disk_full(staging: Path, final: Path) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(runner, "_publish", disk_full)
+    monkeypatch.setattr(publish, "replace", disk_full)
     fake.snippet("alpha", metrics_snippet("alpha", 2))
     with pytest.raises(DlnotesError) as error:
         fake.build()
@@ -118,3 +118,30 @@ def test_a_full_disk_inside_the_snippet_fails_it_and_keeps_outputs(fake: FakePro
         fake.build()
     assert tree_bytes(fake.workspace().output_dir("alpha")) == before
     assert json.loads((fake.workspace().output_dir("alpha") / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_two_site_builds_started_together_both_finish_one_after_the_other(
+        fake: FakeProject, pid_file: Path) -> None:
+    """MkDocs empties the site folder at the start of a build: a second build into the same
+    folder must wait for the first, not delete its files under it (or die trying)."""
+    fake.snippet("alpha", SLOW_SNIPPET.replace("time.sleep(60)", "time.sleep(3)")
+                 .replace('{"value": 2}', '{"value": 2, "quick": False}'))
+    fake.page("index.md", "# Home\n\n![a figure](generated/alpha/half-written.png)\n")
+    site = fake.root / "site"
+
+    def build() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site)],
+            cwd=fake.root, env=subprocess_env(PID_FILE=str(pid_file), **LIGHT),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = build()
+    _wait_for(pid_file)  # the first build holds the site and runs the snippet
+    second = build()
+    outputs = [process.communicate(timeout=120) for process in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert "another build is writing" in outputs[1][1]
+    assert "Traceback" not in outputs[0][1] + outputs[1][1]
+    assert (site / "index.html").is_file()
+    assert (site / "generated" / "alpha" / "half-written.png").is_file()

@@ -9,6 +9,8 @@ from conftest import FakeProject
 
 from dlnotes.errors import BuildFailed
 
+pytestmark = pytest.mark.slow  # every test starts Jupyter kernels
+
 WALKTHROUGH = """\
 # %% [markdown]
 # # A walkthrough

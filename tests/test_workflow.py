@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import yaml
 from conftest import ROOT
 
@@ -55,3 +59,11 @@ def test_snippets_run_in_shards_that_the_build_merges() -> None:
     build_runs = [step.get("run", "") for step in build["steps"]]
     merge = next(i for i, run in enumerate(build_runs) if "dlnotes merge shards/*" in run)
     assert merge < build_runs.index("make site")
+
+
+def test_zizmor_finds_nothing_to_fix_in_the_workflows() -> None:
+    """Actions pinned by commit, no credentials left in checkouts, no template injection."""
+    zizmor = Path(sys.executable).with_name("zizmor")
+    done = subprocess.run([str(zizmor), "--offline", str(WORKFLOW.parent)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
