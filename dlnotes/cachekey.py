@@ -48,7 +48,8 @@ def key(current: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def stale_reason(previous: dict[str, Any] | None, current: dict[str, Any], outputs: Path) -> str:
+def rerun_reason(previous: dict[str, Any] | None, current: dict[str, Any], outputs: Path
+                 ) -> str:
     """Why the snippet must run, or '' when its outputs are up to date."""
     if previous and previous.get("status") == "failed":
         return "previous run failed"

@@ -56,7 +56,7 @@ def status(project: Project, workspace: Workspace) -> list[tuple[Snippet, str, d
         entry = entries.get(snippet.name, {})
         current = cachekey.inputs(snippet, workspace.mode, env, project.root)
         rows.append((snippet,
-                     cachekey.stale_reason(entry, current, workspace.output_dir(snippet.name)),
+                     cachekey.rerun_reason(entry, current, workspace.output_dir(snippet.name)),
                      entry))
     return rows
 
@@ -86,7 +86,7 @@ def build(
         todo: list[tuple[Snippet, str, dict[str, Any]]] = []
         for snippet in snippets:
             current = cachekey.inputs(snippet, workspace.mode, env, project.root)
-            reason = "forced" if force else cachekey.stale_reason(
+            reason = "forced" if force else cachekey.rerun_reason(
                 entries.get(snippet.name), current, workspace.output_dir(snippet.name))
             if reason:
                 todo.append((snippet, reason, current))

@@ -1,7 +1,7 @@
 """How a snippet's child process runs, and what its failure is called.
 
 A snippet or notebook runs either as a plain child process (`python snippet.py`,
-`python -m dlnotes.notebook`) or, with the fast runner, in a child forked from a preloaded
+`python -m dlnotes.execute_notebook`) or, with the fast runner, in a child forked from a preloaded
 `Zygote` that imported the heavy packages once. Both paths end in one `Execution`, and a
 timeout or a bad exit is described by the same words whichever path ran it.
 """
@@ -110,7 +110,7 @@ def execute(snippet: Snippet, staging: Path, mode: str, threads: int,
 
 
 def _notebook_args(snippet: Snippet, staging: Path) -> list[str]:
-    """`dlnotes.notebook` executes a notebook with nbclient into `examples/<stem>.ipynb`."""
+    """`dlnotes.execute_notebook` executes a notebook with nbclient into `examples/<stem>.ipynb`."""
     return [str(snippet.path), str(staging / "examples" / snippet.path.name)]
 
 
@@ -118,7 +118,8 @@ def _execute_plain(snippet: Snippet, staging: Path, env: dict[str, str]) -> Exec
     start = time.perf_counter()
     command = [sys.executable, str(snippet.path)]
     if snippet.is_notebook:
-        command = [sys.executable, "-m", "dlnotes.notebook", *_notebook_args(snippet, staging)]
+        command = [sys.executable, "-m", "dlnotes.execute_notebook",
+                   *_notebook_args(snippet, staging)]
     process = subprocess.Popen(
         command, cwd=staging, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, errors="replace",
@@ -140,7 +141,7 @@ def _execute_forked(zygote: Zygote, snippet: Snippet, staging: Path, env: dict[s
     start = time.perf_counter()
     target: dict[str, Any] = {"path": str(snippet.path)}
     if snippet.is_notebook:
-        target = {"module": "dlnotes.notebook",
+        target = {"module": "dlnotes.execute_notebook",
                   "args": [*_notebook_args(snippet, staging), "--forked-kernel"]}
     code, timed_out, compute, output = zygote.run(target, staging, env, snippet.timeout_s)
     return _ended(snippet, code, timed_out, time.perf_counter() - start, output, compute)

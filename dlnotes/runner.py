@@ -1,7 +1,8 @@
 """Run one snippet in its own process and publish its outputs only if the run succeeded.
 
 The sequence: a fresh staging folder, the child process (`processes`), a check that it wrote
-nothing outside its folder (`strays`), a check of what it wrote, and the publish (`publish`).
+nothing outside its folder (`outside_writes`), a check of what it wrote, and the publish
+(`publish`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from dlnotes import publish, strays
+from dlnotes import outside_writes, publish
 from dlnotes.errors import DlnotesError
 from dlnotes.processes import Zygote, execute
 from dlnotes.project import Project, Workspace
@@ -41,11 +42,11 @@ def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int,
     except OSError as err:
         raise DlnotesError(f"cannot write outputs in {workspace.root}: {err.strerror}") from None
     try:
-        before = strays.snapshot(project, workspace)
+        before = outside_writes.snapshot(project, workspace)
         ended = execute(snippet, staging, workspace.mode, threads, zygote)
         result = RunResult(ended.ok, ended.runtime_s, summary=ended.summary,
                            detail=ended.detail, compute_s=ended.compute_s)
-        outside = strays.written(before, strays.snapshot(project, workspace))
+        outside = outside_writes.written(before, outside_writes.snapshot(project, workspace))
         if outside:
             return RunResult(False, result.runtime_s,
                              summary=f"wrote outside its output folder: {', '.join(outside)}",

@@ -5,7 +5,7 @@ per process; a build of many snippets would spend most of its time importing. Th
 pays that once. For each request (one JSON line on stdin) it forks a child that becomes the
 snippet: own process group, own working directory, environment, stdout/stderr files, fresh
 random seeds and the requested thread count; `runpy` runs the script (or, for a notebook,
-`dlnotes.notebook`, whose kernel is forked in turn) as `__main__`. The child's
+`dlnotes.execute_notebook`, whose kernel is forked in turn) as `__main__`. The child's
 exit (including `sys.exit` or a crash) and a timeout are contained in the child; the reply is
 one JSON line on stdout.
 

@@ -253,7 +253,7 @@ def _run_standalone(name: str, kind: str, folder: Path) -> Standalone:
     else:
         (folder / f"{name}.ipynb").write_text(program)
         env["DLNOTES_OUT"] = str(folder / "out")
-        command = [sys.executable, "-m", "dlnotes.notebook", f"{name}.ipynb",
+        command = [sys.executable, "-m", "dlnotes.execute_notebook", f"{name}.ipynb",
                    str(folder / "executed.ipynb")]
         metrics = folder / "out" / "metrics.json"
     start = time.perf_counter()

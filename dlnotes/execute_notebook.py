@@ -1,4 +1,4 @@
-"""Execute one example notebook: `python -m dlnotes.notebook SOURCE.ipynb EXECUTED.ipynb`.
+"""Execute one example notebook: `python -m dlnotes.execute_notebook SOURCE.ipynb EXECUTED.ipynb`.
 
 The engine runs this in a child process like any snippet (own process, timeout, quick mode,
 output folder as the working directory), so a notebook is cached and reported the same way.
