@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
 
 from dlnotes import cachekey, machine, manifest, processes, publish, runner
 from dlnotes.errors import BuildFailed, DlnotesError
@@ -22,6 +22,7 @@ from dlnotes.project import Project, Workspace
 from dlnotes.snippet import Snippet
 
 Log = Callable[[str], None]
+Status = Literal["cached", "ran", "failed"]
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Outcome:
     """What happened to one snippet in this build."""
 
     name: str
-    status: str  # "cached", "ran" or "failed"
+    status: Status
     reason: str = ""
     runtime_s: float = 0.0
     summary: str = ""
