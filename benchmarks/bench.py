@@ -42,6 +42,9 @@ def main() -> int:
     parser.add_argument("--snippet", default="losses", help="the snippet to touch")
     parser.add_argument("--only", choices=("build", "loop"), default=None,
                         help="time only the site builds, or only the contributor's loop")
+    parser.add_argument("--reuse-test-caches", action="store_true",
+                        help="start the loop from this checkout's test caches (.dlnotes/)"
+                             " instead of timing a test run from empty caches first")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="dlnotes-bench-") as tmp:
@@ -55,7 +58,7 @@ def main() -> int:
         floors: list[float] = []  # cold build with zero runner cost: compute over the cores
 
         if args.only != "build":
-            print(_loop_table(work, args.snippet))
+            print(_loop_table(work, args.snippet, args.reuse_test_caches))
         if args.only == "loop":
             return 0
         for _ in range(args.cold_runs):
@@ -98,6 +101,9 @@ def _copy_tracked(work: Path) -> None:
         target = work / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target)
+    vendor = ROOT / "docs" / "assets" / "vendor"  # made by `make setup` from npm, not tracked
+    if vendor.is_dir():
+        shutil.copytree(vendor, work / "docs" / "assets" / "vendor")
 
 
 def _build(work: Path, **env: str) -> float:
@@ -133,9 +139,13 @@ def _quick_runs(work: Path, name: str) -> tuple[float, float]:
     return engine, engine + sum(alone)
 
 
-def _loop_table(work: Path, name: str) -> str:
+def _loop_table(work: Path, name: str, reuse: bool) -> str:
     """The contributor's loop against its targets (shared/DESIGN.md §8)."""
-    clean = _pytest(work)
+    if reuse:  # the caches are keyed by content, not by path: valid in the copy too
+        for cache in ("quick", "standalone"):
+            shutil.copytree(ROOT / ".dlnotes" / cache, work / ".dlnotes" / cache)
+        _pytest(work)  # the browser tests' site and anything the copy still lacks
+    clean = None if reuse else _pytest(work)
     again = _pytest(work)
     source = work / "snippets" / f"{name}.py"
     source.write_text(source.read_text() + f"# bench edit {time.time_ns()}\n")
@@ -148,8 +158,9 @@ def _loop_table(work: Path, name: str) -> str:
         (work / ".dlnotes" / "standalone" / f"{name}-{kind}.json").unlink()
     one = _pytest(work, "-k", name)
     engine_run, _ = _quick_runs(work, name)
-    rows = [
-        ("tests, clean", clean, "≤ 480 s", clean <= 480, f"{clean / 480:.2f} of budget"),
+    rows = [] if clean is None else [
+        ("tests, clean", clean, "≤ 480 s", clean <= 480, f"{clean / 480:.2f} of budget")]
+    rows += [
         ("tests, again", again, "≤ 90 s", again <= 90, f"{again / 90:.2f} of budget"),
         ("tests, one edited", edited, f"≤ 90 s + {name}'s quick runs ({all_runs:.1f} s)",
          edited <= 90 + all_runs, f"{(edited - all_runs) / 90:.2f} of budget + runs"),
