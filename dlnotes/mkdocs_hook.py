@@ -217,7 +217,9 @@ def _images_to_files(html: str, folder: Path) -> str:
         name = f"figure-{hashlib.sha256(data).hexdigest()[:16]}.png"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
-        return f'src="{name}"'
+        png = provenance.read_png(data)
+        size = ' width="{}" height="{}"'.format(*png.css_size) if png else ""
+        return f'src="{name}" loading="lazy"{size}'
 
     return INLINE_PNG.sub(to_file, html)
 
