@@ -39,8 +39,8 @@ def test_every_snippet_page_offers_its_code_and_says_once_where_its_outputs_came
                 html = html.parent.parent / "index.html"
             text = html.read_text(encoding="utf-8")
             assert f'download="{name}.py"' in text and f'download="{name}.ipynb"' in text
-            shows_outputs = re.search(rf'src="[./]*generated/{name}/|data-snippet="{name}"'
-                                      rf"|generated/{name}/[^\"]+\.md", page_source(page))
+            shows_outputs = re.search(rf'!\[[^\]]*\]\([./]*generated/{name}/'
+                                      rf'|--8<--\s*"generated/{name}/', page_source(page))
             notes = re.findall(rf"<summary>Made by <code>snippets/{name}.py</code></summary>"
                                r"<p>quick mode · ran [\d.]+ s on \S+ · Python [\d.]+", text)
             assert len(notes) == (1 if shows_outputs else 0), f"{page}: provenance of {name}"

@@ -355,3 +355,59 @@ def test_provenance_follows_each_snippets_first_output_once_per_page(
     note = re.search(r'<details class="dlnotes-provenance">.*?</details>', html, re.S)[0]
     assert re.search(r"quick mode · ran [\d.]+ s on \S+ · Python [\d.]+", note), note
     assert 'href="build-report/"' in note and 'href="downloads/alpha.py"' in note
+
+
+PLACEHOLDERS = ("example.github.io", "github.com/example")
+
+
+def test_a_build_without_repository_settings_links_to_no_repository(quick_site: Path) -> None:
+    """DLNOTES_SITE_URL and DLNOTES_REPO_URL are unset here: no placeholder host, no GitHub
+    button, no edit link, no Colab link."""
+    for html in quick_site.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        name = html.relative_to(quick_site).as_posix()
+        assert not [host for host in PLACEHOLDERS if host in text], name
+        assert "colab.research.google.com" not in text, name
+        assert 'class="md-source"' not in text and "md-content__button" not in text, name
+
+
+def test_the_repository_settings_give_edit_colab_and_canonical_links(
+        quick_build: QuickBuild, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    done = mkdocs_build(ROOT, site, DLNOTES_QUICK="1", DLNOTES_NO_RUN="1",
+                        DLNOTES_QUICK_DIR=str(quick_build.workspace.base),
+                        DLNOTES_SITE_URL="https://reader.github.io/dl-notes/",
+                        DLNOTES_REPO_URL="https://github.com/reader/dl-notes")
+    assert done.returncode == 0, done.stderr[-3000:]
+    losses = (site / "losses" / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://github.com/reader/dl-notes/edit/main/docs/losses.md"' in losses
+    assert 'rel="canonical" href="https://reader.github.io/dl-notes/losses/"' in losses
+    for stem in (path.stem for path in PROJECT.examples().values()):
+        page = (site / "examples" / stem / "index.html").read_text(encoding="utf-8")
+        assert ("https://colab.research.google.com/github/reader/dl-notes/blob/main/examples/"
+                f"{stem}.ipynb") in page
+
+
+def test_mermaid_and_katex_load_only_on_pages_that_use_them(quick_site: Path) -> None:
+    """Mermaid is 2.7 MB: a page without a diagram must not pay for it (nor for KaTeX)."""
+    pages = {html.relative_to(quick_site).as_posix(): html.read_text(encoding="utf-8")
+             for html in quick_site.rglob("*.html")}
+    for name, text in pages.items():
+        assert ("mermaid.min.js" in text) == ('class="mermaid"' in text), name
+        if 'class="arithmatex"' in text:
+            assert "katex.min.js" in text and "katex.min.css" in text, name
+    assert sum("mermaid.min.js" in text for text in pages.values()) < len(pages) / 2
+    assert sum("katex.min.js" in text for text in pages.values()) < len(pages) / 2
+
+
+def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: Path) -> None:
+    for stem in (path.stem for path in PROJECT.examples().values()):
+        page = quick_site / "examples" / stem / "index.html"
+        text = page.read_text(encoding="utf-8")
+        assert 'src="data:image/png;base64' not in text, stem
+        images = re.findall(r'<img [^>]*src="(figure-[0-9a-f]+\.png)"[^>]*>', text)
+        assert images, f"{stem}: no figure files"
+        for tag in re.findall(r'<img [^>]*src="figure-[^>]*>', text):
+            assert 'loading="lazy"' in tag and re.search(r'width="\d+" height="\d+"', tag), tag
+        assert all((page.parent / image).is_file() for image in images)
+        assert page.stat().st_size < 1_000_000, f"{stem}: {page.stat().st_size} bytes of HTML"
