@@ -50,6 +50,9 @@ def table(site_dir: Path) -> str:
                 scores = _scores(cli, base_url + path, preset)
                 lines.append(f"| {page} (`/{path}`) | {preset} | "
                              + " | ".join(scores[c] for c in CATEGORIES) + " |")
+    if any("*" in line for line in lines[2:]):
+        lines += ["", "\\* Lighthouse reported a runtime error (usually a protocol timeout on a "
+                  "busy machine); the scores are its own, from a partial run."]
     return "\n".join(lines) + "\n"
 
 
@@ -91,11 +94,15 @@ def _scores(cli: Path, url: str, preset: str) -> dict[str, str]:
                f"--only-categories={','.join(CATEGORIES)}"]
     if preset == "desktop":
         command.append("--preset=desktop")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True,
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
                           env={**os.environ, "CHROME_PATH": chromium})
-    categories = json.loads(done.stdout)["categories"]
-    return {key: "–" if categories[key]["score"] is None
-            else str(round(categories[key]["score"] * 100)) for key in CATEGORIES}
+    try:  # on a busy machine a run may end in a protocol timeout yet still score the page
+        report = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise SystemExit(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}") from None
+    mark = "*" if report.get("runtimeError") else ""
+    return {key: "–" if report["categories"][key]["score"] is None
+            else f"{round(report['categories'][key]['score'] * 100)}{mark}" for key in CATEGORIES}
 
 
 if __name__ == "__main__":

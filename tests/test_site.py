@@ -14,6 +14,8 @@ from urllib.parse import urljoin, urlparse
 
 from conftest import LIGHT, PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
 
+from dlnotes.provenance import figures_and_tables
+
 
 class _Refs(HTMLParser):
     """The images of a page, and every address the browser would load on its own."""
@@ -411,3 +413,20 @@ def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: 
             assert 'loading="lazy"' in tag and re.search(r'width="\d+" height="\d+"', tag), tag
         assert all((page.parent / image).is_file() for image in images)
         assert page.stat().st_size < 1_000_000, f"{stem}: {page.stat().st_size} bytes of HTML"
+
+
+def test_a_stale_figure_says_so_openly_not_in_a_collapsed_note(tmp_path: Path) -> None:
+    """In a preview whose snippet failed, the warning is visible text, never a <details>."""
+    from dlnotes.provenance import page_context
+
+    failed = {"alpha": {"status": "failed", "error": "exit code 1",
+                        "ran_at": "2026-01-01 00:00:00 UTC"}}
+    context = page_context("page/", lambda path: tmp_path / path, failed, "build-report/")
+    html = figures_and_tables(
+        '<p><img alt="A curve" src="../generated/alpha/curves.png" title="It falls." /></p>',
+        context)
+    assert '<figure class="dlnotes-figure dlnotes-stale">' in html
+    assert "<details" not in html
+    assert re.search(r'<p class="dlnotes-provenance dlnotes-stale"><strong>⚠ Stale:</strong> '
+                     r'<a href="../downloads/alpha.py"[^>]*><code>snippets/alpha.py</code></a> '
+                     r"failed in this build \(exit code 1\)", html), html
