@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,17 +90,19 @@ def _scores(cli: Path, url: str, preset: str) -> dict[str, str]:
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("lighthouse.py needs Debian's chromium (apt-get install chromium)")
-    command = ["node", str(cli), url, "--quiet", "--output=json", "--output-path=stdout",
-               f"--chrome-flags={CHROME_FLAGS}",
-               f"--only-categories={','.join(CATEGORIES)}"]
-    if preset == "desktop":
-        command.append("--preset=desktop")
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "CHROME_PATH": chromium})
-    try:  # on a busy machine a run may end in a protocol timeout yet still score the page
-        report = json.loads(done.stdout)
-    except json.JSONDecodeError:
-        raise SystemExit(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}") from None
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "report.json"
+        command = ["node", str(cli), url, "--quiet", "--output=json", f"--output-path={output}",
+                   f"--chrome-flags={CHROME_FLAGS}",
+                   f"--only-categories={','.join(CATEGORIES)}"]
+        if preset == "desktop":
+            command.append("--preset=desktop")
+        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "CHROME_PATH": chromium})
+        # On a busy machine a run may end in a protocol timeout, yet it writes its report.
+        if not output.is_file():
+            raise SystemExit(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}")
+        report = json.loads(output.read_text(encoding="utf-8"))
     mark = "*" if report.get("runtimeError") else ""
     return {key: "–" if report["categories"][key]["score"] is None
             else f"{round(report['categories'][key]['score'] * 100)}{mark}" for key in CATEGORIES}

@@ -194,7 +194,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
     return provenance.figures_and_tables(html, context)
 
 
-def _site_file(path: str) -> Path | None:
+def _site_file(path: str) -> Path:
     """The file behind a path of the site: generated outputs come from the workspace."""
     assert _build is not None
     base = _build.workspace.base if path.startswith(f"{GENERATED}/") else _build.project.docs_dir

@@ -102,6 +102,11 @@ def test_page_loads_offline_with_its_images_in_both_palettes(
     name = path.strip("/").replace("/", "-") or "home"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}-light.png", full_page=True)
+    # Lazy images (below the fold, or for the other palette) load only when asked to.
+    page.evaluate("""() => Promise.all([...document.querySelectorAll('article img')].map(img => {
+        img.loading = 'eager';
+        return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+    }))""")
     images = page.eval_on_selector_all(
         "article img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.alt])")
     assert [src for src, width, _ in images if width == 0] == [], "images that did not load"
