@@ -1,8 +1,10 @@
-"""A snippet as a reader takes it away: the script itself, and the same code as a notebook.
+"""A snippet as a reader takes it away: a clean script, and the same code as a notebook.
 
-The notebook is made at build time with jupytext: the snippet's docstring becomes a Markdown
-cell and each `# --8<-- [start:part]` section a code cell titled with the part's name, so the
-notebook's cells are the pieces the page explains.
+Both leave out what only the build reads: the `# --8<--` section markers, the `# dlnotes:`
+directives and the comment line that introduces them. The notebook is made with jupytext: the
+snippet's docstring becomes a Markdown cell, and each `# --8<-- [start:part]` section a code cell
+titled with the part's name, preceded by a Markdown cell made of the comment that opens the
+section (the why of the code), so the notebook's cells are the pieces the page explains.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ import re
 import jupytext
 
 START = re.compile(r"^\s*# --8<-- \[start:(?P<part>[\w-]+)\]\s*$")
-DROPPED = re.compile(r"^\s*# (--8<-- \[end:[\w-]+\]|dlnotes:)")
+BUILD_ONLY = re.compile(r"^\s*# (--8<-- \[(start|end):[\w-]+\]|dlnotes:|Build checks\b)")
+COMMENT = re.compile(r"^# ?(?P<text>.*)$")
+
+
+def as_script(source: str) -> str:
+    """The snippet without the lines only the build reads, nor the extra blank lines they
+    leave behind (never more than PEP 8's two in a row, none at the end)."""
+    kept = [line for line in source.splitlines() if not BUILD_ONLY.match(line)]
+    return re.sub(r"\n{4,}", "\n\n\n", "\n".join(kept)).rstrip() + "\n"
 
 
 def as_notebook(source: str) -> str:
@@ -26,14 +36,32 @@ def as_notebook(source: str) -> str:
         cells += ["# %% [markdown]", *(f"# {line}".rstrip() for line in docstring.splitlines()),
                   ""]
         lines = lines[tree.body[0].end_lineno:]
-    for line in lines:
-        start = START.match(line)
+    at = 0
+    while at < len(lines):
+        start = START.match(lines[at])
+        at += 1
         if start:
+            why = _leading_comment(lines, at)
+            if why:
+                cells += ["# %% [markdown]", *(f"# {text}".rstrip() for text in why), ""]
+                at += len(why)
             cells.append(f"# %% {start['part']}")
-        elif not DROPPED.match(line):
-            cells.append(line)
+        elif not BUILD_ONLY.match(lines[at - 1]):
+            cells.append(lines[at - 1])
     notebook = jupytext.reads("\n".join(cells) + "\n", fmt="py:percent")
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     notebook.metadata.pop("jupytext", None)
     return jupytext.writes(notebook, fmt="ipynb")
+
+
+def _leading_comment(lines: list[str], at: int) -> list[str]:
+    """The text of the comment lines that open a section at `lines[at]` (none if code comes
+    first, or if the section starts with a directive the build reads)."""
+    texts = []
+    for line in lines[at:]:
+        comment = COMMENT.match(line)
+        if not comment or BUILD_ONLY.match(line):
+            break
+        texts.append(comment["text"])
+    return texts

@@ -7,10 +7,13 @@ Environment:
     DLNOTES_QUICK=1   quick mode, with outputs in its own folder (see `Workspace.for_mode`)
     DLNOTES_NO_RUN=1  use the outputs as they are, run nothing (a bare build, for benchmarks)
     DLNOTES_RUNNER=plain  a new Python process per snippet instead of preloaded workers
+    DLNOTES_SITE_URL, DLNOTES_REPO_URL  (read by mkdocs.yml) the published site's address and
+                      its GitHub repository; without them no page links to a repository
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -65,6 +68,11 @@ def on_config(config: Any) -> Any:
     # Pages include snippet code from the project root and generated tables from the workspace.
     includes = config.mdx_configs.setdefault("pymdownx.snippets", {})
     includes["base_path"] = [str(_build.workspace.base), str(_build.project.root)]
+    for needed in ("attr_list", "tables"):  # table captions are marked with attr_list
+        if needed not in config.markdown_extensions:
+            config.markdown_extensions.append(needed)
+    if not config.repo_url:  # a local build: no edit links to a repository it does not know
+        config.edit_uri = None
     return config
 
 
@@ -111,9 +119,11 @@ def on_files(files: Files, config: Any) -> Files:
                                 content=report.render(_build.project, workspace, _build.entries,
                                                       _build.outcomes)))
     for name, path in _build.project.snippets().items():
-        files.append(File.generated(config, f"downloads/{name}.py", abs_src_path=str(path)))
+        source = path.read_text("utf-8")
+        files.append(File.generated(config, f"downloads/{name}.py",
+                                    content=downloads.as_script(source)))
         files.append(File.generated(config, f"downloads/{name}.ipynb",
-                                    content=downloads.as_notebook(path.read_text("utf-8"))))
+                                    content=downloads.as_notebook(source)))
     for name, path in _build.project.examples().items():  # mkdocs-jupyter renders these
         if (workspace.output_dir(name) / "examples" / path.name).is_file():
             files.append(File(f"examples/{path.name}", str(workspace.output_dir(name)),
@@ -135,7 +145,7 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
     except DlnotesError as err:
         raise PluginError(str(err)) from None
     page_dir = posixpath.dirname(page.file.src_uri)
-    markdown = provenance.add_captions(markdown, _build.entries, page_dir)
+    markdown = provenance.mark_tables(markdown)
     if source in _build.snippets_of:
         block = provenance.downloads_block(_build.snippets_of[source], page_dir)
         markdown = TITLE.sub(lambda title: f"{title[0]}\n\n{block}\n", markdown, count=1)
@@ -174,20 +184,89 @@ CDN_MERMAID = re.compile(
 NO_ALT = 'alt="No description has been provided for this image"'
 
 
+@event_priority(50)  # before glightbox wraps the images in links
 def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
-    """Notebook pages: no CDN loader, figures described by their cells' `alt` metadata, and
-    links to download the notebook or open it in Colab."""
-    if not (page.file.src_uri.startswith("examples/") and page.file.src_uri.endswith(".ipynb")):
-        return html
-    html = _describe_figures(html, Path(page.file.abs_src_path))
+    """Captioned, sized figures and tables with their provenance on every page; notebook pages
+    also lose the CDN loader and their inline images, and gain download and Colab links."""
+    assert _build is not None
+    notebook = page.file.src_uri.startswith("examples/") and page.file.src_uri.endswith(".ipynb")
+    if notebook:
+        html = _describe_figures(html, Path(page.file.abs_src_path))
+        html = _images_to_files(html, Path(config.site_dir) / _folder(page.url))
+        html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
+    report = files.get_file_from_path("build-report.md")
+    context = provenance.page_context(page.url, _site_file, _build.entries,
+                                      report.url if report else "build-report/")
+    return provenance.figures_and_tables(html, context)
+
+
+def _site_file(path: str) -> Path:
+    """The file behind a path of the site: generated outputs come from the workspace."""
+    assert _build is not None
+    base = _build.workspace.base if path.startswith(f"{GENERATED}/") else _build.project.docs_dir
+    return base / path
+
+
+def _folder(url: str) -> str:
+    return url if url.endswith("/") or not url else posixpath.dirname(url)
+
+
+INLINE_PNG = re.compile(r'src="data:image/png;base64,(?P<data>[A-Za-z0-9+/=\s]+)"')
+
+
+def _images_to_files(html: str, folder: Path) -> str:
+    """Notebook figures as files next to the page instead of base64 inside it: the page stays
+    small and the browser loads each figure lazily, only when it scrolls into view."""
+
+    def to_file(match: re.Match[str]) -> str:
+        data = base64.b64decode(re.sub(r"\s", "", match["data"]))
+        name = f"figure-{hashlib.sha256(data).hexdigest()[:16]}.png"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+        png = provenance.read_png(data)
+        size = ' width="{}" height="{}"'.format(*png.css_size) if png else ""
+        return f'src="{name}" loading="lazy"{size}'
+
+    return INLINE_PNG.sub(to_file, html)
+
+
+def _notebook_links(page: Any, config: Any) -> str:
+    """Download the notebook; open it in Colab when the site knows its GitHub repository."""
     name = posixpath.basename(page.file.src_uri)
     links = [f'<a href="{name}" download="{name}">Download <code>{name}</code></a>']
     repo = re.fullmatch(r"https://github\.com/([^/]+/[^/]+?)/?", config.repo_url or "")
     if repo:
         colab = f"https://colab.research.google.com/github/{repo[1]}/blob/main/examples/{name}"
         links.append(f'<a href="{colab}">Open in Colab</a>')
-    block = '<p class="dlnotes-downloads">' + " · ".join(links) + "</p>"
-    return block + CDN_MERMAID.sub("", html)
+    return '<p class="dlnotes-downloads">' + " · ".join(links) + "</p>"
+
+
+MERMAID = ("assets/vendor/mermaid/mermaid.min.js",)
+KATEX = ("assets/vendor/katex/katex.min.js", "javascripts/katex.js")
+KATEX_CSS = "assets/vendor/katex/katex.min.css"
+
+
+def _notebook_math(page: Any) -> bool:
+    """Does a notebook page have $...$ in a Markdown cell (typeset by notebook-math.js)?"""
+    if not page.file.src_uri.endswith(".ipynb"):
+        return False
+    cells = json.loads(Path(page.file.abs_src_path).read_text(encoding="utf-8"))["cells"]
+    return any("$" in "".join(cell["source"]) for cell in cells
+               if cell["cell_type"] == "markdown")
+
+
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """Mermaid (2.7 MB) and KaTeX only on the pages that draw a diagram or typeset math."""
+    folder = _folder(page.url) or "."
+    scripts: tuple[str, ...] = ()
+    if 'class="mermaid"' in output:
+        scripts += MERMAID
+    if 'class="arithmatex"' in output or _notebook_math(page):
+        scripts += KATEX
+        css = posixpath.relpath(KATEX_CSS, folder)
+        output = output.replace("</head>", f'<link rel="stylesheet" href="{css}">\n</head>', 1)
+    tags = "".join(f'<script src="{posixpath.relpath(s, folder)}"></script>\n' for s in scripts)
+    return output.replace("</body>", f"{tags}</body>", 1) if tags else output
 
 
 def on_post_build(config: Any) -> None:

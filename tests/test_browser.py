@@ -1,9 +1,14 @@
 """The site as a reader's browser gets it: Debian's chromium driven by Playwright.
 
 The site is served on 127.0.0.1 from the quick-mode build. Every page must load with no
-console error and no request to any other host, show every image, and work in both palettes.
-Screenshots of every page in both palettes go to `screenshots/` (git-ignored) for people to
-look at.
+console error and no request to any other host, show every image, and work in both palettes;
+pass axe-core with no serious or critical violation in either palette; fit a 375-px phone
+without sideways scrolling; weigh at most 1.5 MB on a cold load; and show no figure text
+smaller than 11 CSS px. Screenshots of every page in both palettes and on a phone go to
+`screenshots/` (git-ignored) for people to look at.
+
+DLNOTES_BROWSE_SITE=<folder> checks an already built site instead of building one (to iterate
+on the theme without re-running every snippet).
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import pytest
 from conftest import PROJECT, ROOT
+
+from dlnotes.provenance import read_png
 
 CHROMIUM = shutil.which("chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -32,8 +39,14 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 @pytest.fixture(scope="module")
-def base_url(quick_site: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(quick_site))
+def site(request: pytest.FixtureRequest) -> Path:
+    built = os.environ.get("DLNOTES_BROWSE_SITE")
+    return Path(built) if built else request.getfixturevalue("quick_site")
+
+
+@pytest.fixture(scope="module")
+def base_url(site: Path) -> Iterator[str]:
+    handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -89,6 +102,11 @@ def test_page_loads_offline_with_its_images_in_both_palettes(
     name = path.strip("/").replace("/", "-") or "home"
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name}-light.png", full_page=True)
+    # Lazy images (below the fold, or for the other palette) load only when asked to.
+    page.evaluate("""() => Promise.all([...document.querySelectorAll('article img')].map(img => {
+        img.loading = 'eager';
+        return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+    }))""")
     images = page.eval_on_selector_all(
         "article img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.alt])")
     assert [src for src, width, _ in images if width == 0] == [], "images that did not load"
@@ -133,3 +151,104 @@ def test_the_copy_button_copies_exactly_the_snippets_code(context, base_url: str
     source = (PROJECT.snippets_dir / "losses.py").read_text()
     section = re.search(r"# --8<-- \[start:model\]\n(.*?)# --8<-- \[end:model\]", source, re.S)
     assert copied.strip("\n") == section[1].strip("\n")
+
+
+def _palettes(page) -> Iterator[str]:
+    """Yield 'light', switch the page to the dark palette, yield 'dark'."""
+    yield "light"
+    page.click("form[data-md-component=palette] label:not([hidden])")
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
+    yield "dark"
+
+
+@pytest.mark.parametrize("path", _page_urls())
+def test_axe_finds_no_serious_or_critical_violation_in_either_palette(
+        context, base_url: str, path: str) -> None:
+    """axe-core, from the Python package (no CDN), on the whole page in both palettes."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    page = context.new_page()
+    page.goto(base_url + path, wait_until="networkidle")
+    found = []
+    for palette in _palettes(page):
+        for violation in Axe().run(page).response["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                targets = [" ".join(node["target"]) for node in violation["nodes"]][:3]
+                found.append(f"{palette}: {violation['id']} ({violation['impact']}) "
+                             f"x{len(violation['nodes'])}: {targets}")
+    assert found == []
+
+
+PHONE_WIDTH = 375  # CSS px; a mobile browser widens its layout to fit what overflows
+
+
+@pytest.mark.parametrize("path", _page_urls())
+def test_a_phone_never_scrolls_the_page_sideways(browser, base_url: str, path: str) -> None:
+    phone = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 812},
+                                device_scale_factor=2,
+                                is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.goto(base_url + path, wait_until="networkidle")
+    name = path.strip("/").replace("/", "-") or "home"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    wide = page.evaluate("""() => [...document.querySelectorAll('article *')]
+        .filter(e => e.getBoundingClientRect().right > 376
+                     && !e.closest('pre, table, .md-typeset__scrollwrap, .jp-OutputArea-output,'
+                                    + ' .highlight, .katex-display, .mermaid'))
+        .slice(0, 3).map(e => e.tagName + '.' + e.className)""")
+    phone.close()
+    assert width <= PHONE_WIDTH, f"{width} px wide on a {PHONE_WIDTH}-px phone: {wide}"
+
+
+PAGE_BUDGET = 1_500_000  # bytes, as a plain static server sends them (no compression)
+
+
+@pytest.mark.parametrize("path", _page_urls())
+def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, base_url: str, path: str) -> None:
+    """HTML plus everything the browser loads for it with an empty cache, at 1280 x 900."""
+    cold = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = cold.new_page()
+    loaded: dict[str, int] = {}
+    page.on("requestfinished",
+            lambda request: loaded.__setitem__(request.url, request.sizes()["responseBodySize"]))
+    page.goto(base_url + path, wait_until="networkidle")
+    cold.close()
+    heaviest = sorted(loaded.items(), key=lambda item: -item[1])[:4]
+    assert sum(loaded.values()) <= PAGE_BUDGET, \
+        f"{sum(loaded.values()) / 1e6:.2f} MB; heaviest: {heaviest}"
+
+
+MIN_TEXT_PX = 11
+
+
+@pytest.mark.parametrize("path", _page_urls())
+def test_no_text_in_a_figure_is_smaller_than_11_px_as_shown(
+        context, site: Path, base_url: str, path: str) -> None:
+    """Each figure's PNG records its smallest text in points (`smallest-text-pt=X` in its
+    Comment, written by the snippet's save_figure). Shown at W CSS px from a P-px-wide file
+    made at D dpi, that text is X * D / 72 * W / P px tall."""
+    page = context.new_page()
+    page.goto(base_url + path, wait_until="networkidle")
+    # A figure's twin for the other palette is hidden: it would be shown as wide as this one.
+    shown = page.evaluate("""() => [...document.querySelectorAll(
+            'article figure.dlnotes-figure, article .jp-OutputArea-output')]
+        .flatMap(box => {
+            const images = [...box.querySelectorAll('img')];
+            const width = Math.max(0, ...images.map(i => i.getBoundingClientRect().width));
+            return images.map(img => [img.getAttribute('src'), width]);
+        })""")
+    small = []
+    for src, displayed in shown:
+        file = site / urlparse(urljoin(base_url + path, src)).path.lstrip("/")
+        png = read_png(file.read_bytes())
+        assert png is not None, f"{src} is no PNG"
+        match = re.fullmatch(r"smallest-text-pt=([\d.]+)", png.comment)
+        if not match:
+            small.append(f"{src}: no smallest-text-pt Comment (draw it with save_figure)")
+            continue
+        px = float(match[1]) * png.dpi / 72 * displayed / png.width
+        if px < MIN_TEXT_PX:
+            small.append(f"{src}: {match[1]} pt shown at {px:.1f} px")
+    assert small == []

@@ -7,11 +7,14 @@ import re
 import socket
 import sys
 import tempfile
+import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 from conftest import LIGHT, PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
+
+from dlnotes.provenance import figures_and_tables
 
 
 class _Refs(HTMLParser):
@@ -208,3 +211,222 @@ def test_a_preview_keeps_going_and_marks_the_stale_page(fake: FakeProject,
     finally:
         mkdocs_hook.on_startup(command="build", dirty=False)
     assert shown.startswith('!!! danger "Stale outputs"')
+
+
+FIGURE_SNIPPET = r"""
+    import os, pathlib, struct, zlib
+    out = pathlib.Path(os.environ.get("DLNOTES_OUT", "outputs/alpha"))
+    out.mkdir(parents=True, exist_ok=True)
+
+    def chunk(kind, body):
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body)))
+
+    def png(name, width, height, dpi=None):
+        rows = b"".join(b"\0" + bytes(width) for _ in range(height))
+        phys = [chunk(b"pHYs", struct.pack(">IIB", round(dpi / 0.0254),
+                                           round(dpi / 0.0254), 1))] if dpi else []
+        (out / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"".join([
+            chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)),
+            *phys, chunk(b"tEXt", b"Comment\0smallest-text-pt=9"),
+            chunk(b"IDAT", zlib.compress(rows)), chunk(b"IEND", b"")]))
+
+    png("curves.png", 1280, 720, dpi=200)
+    png("curves-dark.png", 1280, 720, dpi=200)
+    png("bars.png", 500, 300)
+    png("plain.png", 400, 200)
+    (out / "runs.md").write_text("| run | loss |\n| - | - |\n| a | 0.5 |\n")
+    (out / "metrics.json").write_text("{}")
+    """
+
+FIGURE_PAGE = """\
+    # Figures
+
+    ![Two falling curves](generated/alpha/curves.png "The loss falls.")
+
+    Text between.
+
+    !!! note "Inside an admonition"
+
+        ![Three bars of equal height](generated/alpha/bars.png "Three bars.")
+
+    ![A plain picture](generated/alpha/plain.png)
+
+    Table: Every run.
+    --8<-- "generated/alpha/runs.md"
+
+    --8<-- "generated/beta/table.md"
+    """
+
+FIGURE_CONFIG = """\
+    markdown_extensions:
+      - admonition
+      - attr_list
+      - tables
+      - pymdownx.superfences
+      - pymdownx.snippets: {check_paths: true}
+    """
+
+
+class _Figures(HTMLParser):
+    """Each <figure> of a page: its images' attributes and caption, and the provenance notes
+    in page order (as ('figure', index) and ('provenance', summary) events)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[dict] = []
+        self.events: list[tuple[str, str]] = []
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "figure":
+            self.figures.append({"class": found.get("class"), "images": [], "caption": ""})
+            self._in = None
+            self.events.append(("figure", str(len(self.figures))))
+        elif tag == "img" and self.figures and self._in != "closed":
+            self.figures[-1]["images"].append(found)
+        elif tag in ("figcaption", "summary"):
+            self._in = tag
+            if tag == "summary":
+                self.events.append(("provenance", ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("figcaption", "summary"):
+            self._in = None
+        elif tag == "figure":
+            self._in = "closed"
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "figcaption":
+            self.figures[-1]["caption"] += data
+        elif self._in == "summary":
+            self.events[-1] = ("provenance", self.events[-1][1] + data)
+
+
+def _figure_site(fake: FakeProject, tmp_path: Path) -> _Figures:
+    config = fake.root / "mkdocs.yml"
+    config.write_text(config.read_text().split("markdown_extensions:")[0]
+                      + textwrap.dedent(FIGURE_CONFIG))
+    fake.snippet("alpha", FIGURE_SNIPPET)
+    fake.snippet("beta", metrics_snippet("beta"))
+    fake.page("index.md", FIGURE_PAGE)
+    done = mkdocs_build(fake.root, tmp_path / "site", DLNOTES_QUICK="1", **LIGHT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = _Figures()
+    figures.feed((tmp_path / "site" / "index.html").read_text(encoding="utf-8"))
+    return figures
+
+
+def test_figures_and_tables_are_numbered_per_page_with_their_captions(
+        fake: FakeProject, tmp_path: Path) -> None:
+    figures = _figure_site(fake, tmp_path).figures
+    assert [" ".join(f["caption"].split()) for f in figures] == [
+        "Figure 1. The loss falls.", "Figure 2. Three bars.", "", "Table 1. Every run.", ""]
+    assert [f["class"] for f in figures] == ["dlnotes-figure"] * 3 + ["dlnotes-table"] * 2
+
+
+def test_a_figure_shows_its_dark_twin_in_the_dark_palette_when_the_snippet_drew_one(
+        fake: FakeProject, tmp_path: Path) -> None:
+    curves, bars, _, _, _ = _figure_site(fake, tmp_path).figures
+    assert [image["src"] for image in curves["images"]] == [
+        "generated/alpha/curves.png#only-light", "generated/alpha/curves-dark.png#only-dark"]
+    assert [image["src"] for image in bars["images"]] == ["generated/alpha/bars.png"]
+    assert (tmp_path / "site" / "generated" / "alpha" / "curves-dark.png").is_file()
+
+
+def test_images_load_lazily_at_their_size_in_css_pixels(fake: FakeProject,
+                                                         tmp_path: Path) -> None:
+    """A 1280-px-wide PNG saved at 200 dpi is 6.4 inches: 640 CSS px; without pHYs, 100 dpi."""
+    curves, bars, plain, _, _ = _figure_site(fake, tmp_path).figures
+    sizes = [(i["loading"], i["width"], i["height"]) for f in (curves, bars, plain)
+             for i in f["images"]]
+    assert sizes == [("lazy", "640", "360")] * 2 + [("lazy", "500", "300"), ("lazy", "400", "200")]
+    assert all(not image.get("title") for image in curves["images"]), "the caption is no tooltip"
+
+
+def test_provenance_follows_each_snippets_first_output_once_per_page(
+        fake: FakeProject, tmp_path: Path) -> None:
+    events = [(kind, " ".join(text.split())) for kind, text in _figure_site(fake, tmp_path).events]
+    assert events == [
+        ("figure", "1"), ("provenance", "Made by snippets/alpha.py"),
+        ("figure", "2"), ("figure", "3"), ("figure", "4"),
+        ("figure", "5"), ("provenance", "Made by snippets/beta.py"),
+    ]
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    note = re.search(r'<details class="dlnotes-provenance">.*?</details>', html, re.S)[0]
+    assert re.search(r"quick mode · ran [\d.]+ s on \S+ · Python [\d.]+", note), note
+    assert 'href="build-report/"' in note and 'href="downloads/alpha.py"' in note
+
+
+PLACEHOLDERS = ("example.github.io", "github.com/example")
+
+
+def test_a_build_without_repository_settings_links_to_no_repository(quick_site: Path) -> None:
+    """DLNOTES_SITE_URL and DLNOTES_REPO_URL are unset here: no placeholder host, no GitHub
+    button, no edit link, no Colab link."""
+    for html in quick_site.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        name = html.relative_to(quick_site).as_posix()
+        assert not [host for host in PLACEHOLDERS if host in text], name
+        assert "colab.research.google.com" not in text, name
+        assert 'class="md-source"' not in text and "md-content__button" not in text, name
+
+
+def test_the_repository_settings_give_edit_colab_and_canonical_links(
+        quick_build: QuickBuild, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    done = mkdocs_build(ROOT, site, DLNOTES_QUICK="1", DLNOTES_NO_RUN="1",
+                        DLNOTES_QUICK_DIR=str(quick_build.workspace.base),
+                        DLNOTES_SITE_URL="https://reader.github.io/dl-notes/",
+                        DLNOTES_REPO_URL="https://github.com/reader/dl-notes")
+    assert done.returncode == 0, done.stderr[-3000:]
+    losses = (site / "losses" / "index.html").read_text(encoding="utf-8")
+    assert 'href="https://github.com/reader/dl-notes/edit/main/docs/losses.md"' in losses
+    assert 'rel="canonical" href="https://reader.github.io/dl-notes/losses/"' in losses
+    for stem in (path.stem for path in PROJECT.examples().values()):
+        page = (site / "examples" / stem / "index.html").read_text(encoding="utf-8")
+        assert ("https://colab.research.google.com/github/reader/dl-notes/blob/main/examples/"
+                f"{stem}.ipynb") in page
+
+
+def test_mermaid_and_katex_load_only_on_pages_that_use_them(quick_site: Path) -> None:
+    """Mermaid is 2.7 MB: a page without a diagram must not pay for it (nor for KaTeX)."""
+    pages = {html.relative_to(quick_site).as_posix(): html.read_text(encoding="utf-8")
+             for html in quick_site.rglob("*.html")}
+    for name, text in pages.items():
+        assert ("mermaid.min.js" in text) == ('class="mermaid"' in text), name
+        if 'class="arithmatex"' in text:
+            assert "katex.min.js" in text and "katex.min.css" in text, name
+    assert sum("mermaid.min.js" in text for text in pages.values()) < len(pages) / 2
+    assert sum("katex.min.js" in text for text in pages.values()) < len(pages) / 2
+
+
+def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: Path) -> None:
+    for stem in (path.stem for path in PROJECT.examples().values()):
+        page = quick_site / "examples" / stem / "index.html"
+        text = page.read_text(encoding="utf-8")
+        assert 'src="data:image/png;base64' not in text, stem
+        images = re.findall(r'<img [^>]*src="(figure-[0-9a-f]+\.png)"[^>]*>', text)
+        assert images, f"{stem}: no figure files"
+        for tag in re.findall(r'<img [^>]*src="figure-[^>]*>', text):
+            assert 'loading="lazy"' in tag and re.search(r'width="\d+" height="\d+"', tag), tag
+        assert all((page.parent / image).is_file() for image in images)
+        assert page.stat().st_size < 1_000_000, f"{stem}: {page.stat().st_size} bytes of HTML"
+
+
+def test_a_stale_figure_says_so_openly_not_in_a_collapsed_note(tmp_path: Path) -> None:
+    """In a preview whose snippet failed, the warning is visible text, never a <details>."""
+    from dlnotes.provenance import page_context
+
+    failed = {"alpha": {"status": "failed", "error": "exit code 1",
+                        "ran_at": "2026-01-01 00:00:00 UTC"}}
+    context = page_context("page/", lambda path: tmp_path / path, failed, "build-report/")
+    html = figures_and_tables(
+        '<p><img alt="A curve" src="../generated/alpha/curves.png" title="It falls." /></p>',
+        context)
+    assert '<figure class="dlnotes-figure dlnotes-stale">' in html
+    assert "<details" not in html
+    assert re.search(r'<p class="dlnotes-provenance dlnotes-stale"><strong>⚠ Stale:</strong> '
+                     r'<a href="../downloads/alpha.py"[^>]*><code>snippets/alpha.py</code></a> '
+                     r"failed in this build \(exit code 1\)", html), html
