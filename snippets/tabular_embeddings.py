@@ -448,5 +448,7 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full baseline_rmse_mean < 0.6
 # dlnotes: expect full rmse.nn_no_zip.mean > 0.45
 # dlnotes: expect full embedding_wins >= 3
+# the page says boosting is the model to beat: fail if the net clearly wins
+# dlnotes: expect full beat_baseline.nn_embeddings <= 2
 # dlnotes: expect full region_purity.mean >= 0.5
 # dlnotes: timeout 120
