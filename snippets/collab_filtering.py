@@ -378,4 +378,6 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full model_beats.popularity >= 3
 # dlnotes: expect full taste_purity.mean >= 0.6
 # dlnotes: expect full anyway_ratio > 2
+# the page says the model and item-to-item similarity are close
+# dlnotes: expect full gain_over_item_item.mean < 0.05
 # dlnotes: timeout 120

@@ -27,9 +27,9 @@ from sklearn.metrics import roc_auc_score
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 N_SEEDS = 2 if QUICK else 5
-N_CUSTOMERS = 10_000 if QUICK else 40_000  # per experiment and population
+N_CUSTOMERS = 10_000 if QUICK else 30_000  # per experiment and population
 BUDGET = 0.10   # the lever: recommend the product to 10% of the customers
-MAX_ITER = 40 if QUICK else 100
+MAX_ITER = 40 if QUICK else 80
 
 OUT = Path(os.environ.get("DLNOTES_OUT", "outputs/drivetrain_uplift"))
 try:
