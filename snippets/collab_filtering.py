@@ -380,4 +380,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full anyway_ratio > 2
 # the page says the model and item-to-item similarity are close
 # dlnotes: expect full gain_over_item_item.mean < 0.05
-# dlnotes: timeout 120
+# dlnotes: timeout 300

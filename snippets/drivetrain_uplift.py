@@ -240,7 +240,7 @@ def draw_drivetrain():
         (0.375, 0.22, "Actionable\noutcome", "The decision\nwe act on"),
     ]
     fig, ax = plt.subplots(figsize=(7.2, 3.4))
-    ax.set(xlim=(0, 1), ylim=(0.02, 0.92))
+    ax.set(xlim=(-0.01, 1.01), ylim=(0.02, 0.92))
     ax.axis("off")
     for i, (x, y, title, question) in enumerate(steps):
         colour = COLORS[0] if i < 4 else COLORS[1]
@@ -323,4 +323,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full auc_holdout.policy_1.mean > 0.7
 # dlnotes: expect full extra_purchases.policy_2.mean > 0
 # dlnotes: expect full uplift_ratio >= 1.0
-# dlnotes: timeout 120
+# dlnotes: timeout 200
