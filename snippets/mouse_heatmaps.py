@@ -438,6 +438,7 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect quick valid_accuracy_mean >= 0.6
 # dlnotes: expect quick scripted.speed_cv <= 0.1
 # dlnotes: expect quick human.speed_cv >= 0.3
+# dlnotes: expect quick baseline_accuracy_mean >= 0.7
 # dlnotes: expect full n_seeds >= 5
 # dlnotes: expect full valid_accuracy_mean >= 0.8
 # dlnotes: expect full baseline_accuracy_mean >= 0.8
