@@ -470,4 +470,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full valid_accuracy_mean >= 0.7
 # dlnotes: expect full baseline_accuracy_mean >= 0.6
 # dlnotes: expect full cnn_minus_baseline <= 0.05
-# dlnotes: timeout 180
+# dlnotes: timeout 300

@@ -443,4 +443,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full valid_accuracy_mean >= 0.8
 # dlnotes: expect full baseline_accuracy_mean >= 0.8
 # dlnotes: expect full cnn_minus_baseline <= 0.01
-# dlnotes: timeout 180
+# dlnotes: timeout 300

@@ -394,4 +394,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full valid_accuracy_mean >= 0.9
 # dlnotes: expect full baseline_accuracy_mean >= 0.5
 # dlnotes: expect full cnn_minus_baseline >= 0
-# dlnotes: timeout 180
+# dlnotes: timeout 300
