@@ -363,6 +363,7 @@ metrics = {
     "baseline_noisy_accuracy_std": ms(base["noisy"])[1],
     "mlp_clean_beat_baseline_runs": int((clean_final > base["clean"]).sum()),
     "mlp_final_beat_baseline_runs": int((noisy_final > base["noisy"]).sum()),
+    "baseline_beat_mlp_final_runs": int((base["noisy"] > noisy_final).sum()),
     "mlp_best_beat_baseline_runs": int((noisy_best > base["noisy"]).sum()),
     "augmented_beat_baseline_runs": int((aug_final > base["noisy"]).sum()),
 }
