@@ -313,9 +313,11 @@ def draw_panels(kind):
         fig, axes = plt.subplots(3, 1, figsize=(6.4, 7.2), sharex=True)
         for ax, run in zip(axes, RUNS, strict=True):
             c, best = curves[run], summaries[run]["best_epoch"]
+            names = ("train accuracy" if kind == "accuracy"
+                     else "training-set loss", f"valid_{kind}")
             for key, color, label in (
-                    (f"train_{kind}", COLORS[0], f"train_{kind}"),
-                    (f"valid_{kind}", COLORS[1], f"valid_{kind}")):
+                    (f"train_{kind}", COLORS[0], names[0]),
+                    (f"valid_{kind}", COLORS[1], names[1])):
                 m, s = c[key].mean(axis=1), c[key].std(axis=1, ddof=0)
                 ax.plot(m.index, m, color=color, label=label)
                 ax.fill_between(m.index, m - s, m + s, color=color,
@@ -328,7 +330,7 @@ def draw_panels(kind):
                 ax.plot(best, m[best], "*", color=COLORS[3], markersize=11)
                 ax.set(ylim=(0.5, 1.01), ylabel="accuracy")
             else:
-                ax.set(yscale="log", ylabel="loss (log scale)")
+                ax.set(ylim=(0, 1.5), ylabel="loss (cut at 1.5)")
             ax.axvline(best, color=COLORS[3], linestyle="--", linewidth=1,
                        label=f"best epoch ({best})")
             ax.set_title(TITLES[run])
