@@ -521,4 +521,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full textures_accuracy >= 0.8
 # dlnotes: expect full baseline_digits_accuracy_mean >= 0.9
 # dlnotes: expect full flipped_recall_at_k >= 0.6
-# dlnotes: timeout 180
+# dlnotes: timeout 420

@@ -124,6 +124,10 @@ def make_model():
     ).to(device)
 
 
+# --8<-- [end:model]
+
+
+# --8<-- [start:batched]
 # Five CNNs as one module: copy s is group s of each grouped convolution
 # and slice s of the last layer, so one call runs them all side by side,
 # each on its own images (x has shape (seeds, batch, 1, 8, 8)).
@@ -155,7 +159,7 @@ for seed in SEEDS:
     models.append(make_model())
 model = SideBySide(models).to(device)
 optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-# --8<-- [end:model]
+# --8<-- [end:batched]
 
 
 # --8<-- [start:train]
@@ -357,4 +361,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full n_seeds >= 5
 # dlnotes: expect full final_error_rate <= 0.05
 # dlnotes: expect full baseline_error_rate_mean <= 0.08
-# dlnotes: timeout 180
+# dlnotes: timeout 420

@@ -383,4 +383,4 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full baseline_noisy_accuracy_mean >= 0.6
 # dlnotes: expect full valid_accuracy_drop >= 0
 # dlnotes: expect full augmented_gain >= -0.02
-# dlnotes: timeout 180
+# dlnotes: timeout 420
