@@ -150,7 +150,8 @@ class SideBySide(nn.Module):
         h = torch.relu(self.conv2(torch.relu(self.conv1(h))))
         h = nn.functional.max_pool2d(h, 2).reshape(b, n, 32 * 4 * 4)
         h = nn.functional.dropout(h, 0.5, self.training)
-        return torch.einsum("bsi,soi->sbo", h, self.weight) + self.bias[:, None]
+        logits = torch.einsum("bsi,soi->sbo", h, self.weight)
+        return logits + self.bias[:, None]
 
 
 models = []
@@ -361,4 +362,6 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full n_seeds >= 5
 # dlnotes: expect full final_error_rate <= 0.05
 # dlnotes: expect full baseline_error_rate_mean <= 0.08
+# dlnotes: expect full error_gap_mean >= 0
+# dlnotes: expect full eval_train_below_valid_runs >= 3
 # dlnotes: timeout 420

@@ -262,8 +262,9 @@ def summary(c):
         out[key], out[key + "_std"] = ms(values)
     out["drop_runs"] = int((acc.loc[best] > final_acc).sum())
     out["loss_rise_runs"] = int((final_loss > loss.loc[low]).sum())
-    out["first_perfect_epoch_min"] = min(perfect)
-    out["first_perfect_epoch_max"] = max(perfect)
+    reached = [p for p in perfect if p >= 0] or [-1]  # -1: no run did
+    out["first_perfect_epoch_min"] = min(reached)
+    out["first_perfect_epoch_max"] = max(reached)
     out["perfect_runs"] = sum(p >= 0 for p in perfect)
     return out
 
@@ -381,6 +382,9 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full final_train_accuracy >= 0.95
 # dlnotes: expect full best_valid_accuracy >= 0.75
 # dlnotes: expect full baseline_noisy_accuracy_mean >= 0.6
-# dlnotes: expect full valid_accuracy_drop >= 0
+# dlnotes: expect full valid_accuracy_drop >= 0.02
+# dlnotes: expect full clean.valid_accuracy_drop <= 0.02
+# dlnotes: expect full augmented.final_train_accuracy <= 0.9
+# dlnotes: expect full baseline_beat_mlp_final_runs >= 3
 # dlnotes: expect full augmented_gain >= -0.02
 # dlnotes: timeout 420
