@@ -33,7 +33,7 @@ QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 PER_CLASS = 5  # labelled training digits per class: a small-data problem
 N_VALID = 500
 N_SEEDS = 2 if QUICK else 10  # runs: training set, init, batch order
-EPOCHS = 30 if QUICK else 150
+EPOCHS = 25 if QUICK else 150
 WINDOW = 3  # read the error off the mean of the last 3 epochs
 BATCH_SIZE = 32
 LEARNING_RATE = 3e-3
@@ -328,3 +328,5 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full n_seeds >= 5
 # dlnotes: expect full baseline_error_mean <= 0.25
 # dlnotes: expect full error_augmented_mean <= 0.25
+# The page reports the win count; fail only if augmentation clearly lost.
+# dlnotes: expect full wins >= 5
