@@ -322,6 +322,8 @@ metrics = {
 print(json.dumps(metrics, indent=2))
 
 # Build checks (read by the site's build; harmless when run by hand):
+# About 50 CPU seconds; the margin is for a busy machine.
+# dlnotes: timeout 900
 # dlnotes: expect quick n_seeds >= 2
 # dlnotes: expect quick baseline_error_mean <= 0.6
 # dlnotes: expect quick error_augmented_mean <= 0.6
