@@ -587,6 +587,7 @@ def draw_examples():
         axes[2, i].imshow(faces[100 + i], cmap="gray")
     for ax in axes.flat:
         ax.set(xticks=[], yticks=[])
+        ax.spines[:].set_visible(False)
     rows_named = ["pretraining:\nwhich photo?", "target:\nface",
                   "target:\nnon-face"]
     for ax, text in zip(axes[:, 0], rows_named, strict=True):
@@ -639,4 +640,15 @@ print(probe_table.to_string(index=False))
 # dlnotes: expect full baseline_logreg_pixels.k20.mean >= 0.8
 # dlnotes: expect full digits.scratch.mean >= 0.8
 # dlnotes: expect full digits.pretrained_probe_accuracy.mean >= 0.85
-# dlnotes: timeout 180
+# stated directions: no clear reversal (the page reports the win counts)
+# dlnotes: expect full compare.fine_tune_vs_scratch.k5.gap_mean >= 0
+# dlnotes: expect full compare.fine_tune_vs_scratch.k20.gap_mean <= 0.02
+# dlnotes: expect full compare.fine_tune_vs_scratch.k20.gap_mean >= -0.02
+# dlnotes: expect full compare.scratch_vs_pixels.k5.gap_mean >= 0
+# dlnotes: expect full compare.fine_tune_vs_pixels.k20.gap_mean >= 0
+# dlnotes: expect full digits.fine_tune_vs_scratch.gap_mean <= 0
+# dlnotes: expect full digits.frozen_vs_random.gap_mean <= 0
+# dlnotes: expect full digits.pretrained_directions_90.mean <= 8
+# dlnotes: expect full digits.random_directions_90.mean >= 12
+# wall-clock limit: generous, the build machine may be shared
+# dlnotes: timeout 600

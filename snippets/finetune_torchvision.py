@@ -462,7 +462,8 @@ if __name__ == "__main__":
 # dlnotes: expect quick train_loss_drop >= 0.1
 # dlnotes: expect full valid_accuracy >= 0.8
 # dlnotes: expect full baseline_logreg_pixels_accuracy >= 0.34
-# dlnotes: timeout 180
+# wall-clock limit: generous, the build machine may be shared
+# dlnotes: timeout 600
 # The ImageNet checkpoint, where torch.hub keeps it: the result depends on
 # whether it is there.
 # dlnotes: data-if-present $TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth
