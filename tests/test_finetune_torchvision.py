@@ -102,4 +102,8 @@ def test_the_demo_run_uses_the_cached_checkpoint_offline(
     assert metrics["weights"] == "other-checkpoint"
     assert "NOT ImageNet weights" in metrics["weights_note"]
     n_classes = metrics["n_classes"]
-    assert metrics["head_stage_trainable_params"] == 512 * n_classes + n_classes  # fc only
+    # stage 1 trains fc and, like fastai's train_bn=True, the BatchNorm layers
+    head = 512 * n_classes + n_classes
+    assert metrics["train_bn"] is True
+    assert metrics["head_stage_trainable_params"] == head + metrics["bn_params"]
+    assert "baseline_logreg_pixels_accuracy" in metrics
