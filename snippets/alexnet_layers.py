@@ -146,7 +146,7 @@ centre = (112, 60)  # around the astronaut's face (x, y in pixels)
 
 def draw_receptive_fields():
     """The square each conv layer's unit sees, on a 224 x 224 photo."""
-    fig, ax = plt.subplots(figsize=(4.6, 4.6))
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
     ax.imshow(photo)
     for (i, row), colour in zip(convs.iterrows(), COLORS, strict=False):
         size = min(int(row["receptive field (px)"]), IMAGE_SIZE)
