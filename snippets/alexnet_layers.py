@@ -147,7 +147,7 @@ centre = (112, 60)  # around the astronaut's face (x, y in pixels)
 def draw_receptive_fields():
     """The square each conv layer's unit sees, on a 224 x 224 photo."""
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
-    ax.imshow(photo)
+    ax.imshow(photo, interpolation="nearest")
     for (i, row), colour in zip(convs.iterrows(), COLORS, strict=False):
         size = min(int(row["receptive field (px)"]), IMAGE_SIZE)
         x0 = np.clip(centre[0] - size / 2, 0, IMAGE_SIZE - size)

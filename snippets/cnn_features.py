@@ -526,14 +526,15 @@ def draw_feature_maps():
         act = maps[number][index][0]  # seed 0: (units, height, width)
         strongest = act.flatten(1).std(dim=1).argsort(descending=True)[:4]
         for ax, unit in zip(axes[row, 1:], strongest.tolist(), strict=True):
-            ax.imshow(act[unit], cmap="magma")
+            ax.imshow(act[unit], cmap="magma", interpolation="nearest")
             ax.set_title(f"unit {unit}", fontsize=9)
         axes[row, 1].set_ylabel(f"layer {number}\n"
                                 f"{act.shape[1]}×{act.shape[2]}",
                                 fontsize=9)
-    axes[0, 0].imshow(photos[SHOWN_PHOTO])
+    axes[0, 0].imshow(photos[SHOWN_PHOTO], interpolation="nearest")
     axes[0, 0].set_title("photo", fontsize=9)
-    axes[1, 0].imshow(inputs[index][0], cmap="gray")
+    axes[1, 0].imshow(inputs[index][0], cmap="gray",
+                      interpolation="nearest")
     axes[1, 0].set_title("network input", fontsize=9)
     axes[2, 0].set_visible(False)
     for ax in axes.flat:

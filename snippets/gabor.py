@@ -141,15 +141,17 @@ def draw_bank():
 
 def draw_responses():
     fig, axes = plt.subplots(2, 3, figsize=(6.4, 4.6))
-    axes[0, 0].imshow(photo, cmap="gray")
+    axes[0, 0].imshow(photo, cmap="gray", interpolation="nearest")
     axes[0, 0].set_title("photo", fontsize=9)
     top = max(r.max() for r in responses.values())
     panels = [axes[0, 1], axes[0, 2], axes[1, 1], axes[1, 2]]
     for ax, theta in zip(panels, ORIENTATIONS, strict=True):
-        ax.imshow(responses[theta], cmap="magma", vmin=0, vmax=top)
+        ax.imshow(responses[theta], cmap="magma", vmin=0, vmax=top,
+                  interpolation="nearest")
         ax.set_title(f"θ = {theta}°: {LINES[theta]}", fontsize=9)
     axes[1, 0].imshow(np.max(list(responses.values()), axis=0),
-                      cmap="magma", vmin=0, vmax=top)
+                      cmap="magma", vmin=0, vmax=top,
+                      interpolation="nearest")
     axes[1, 0].set_title("strongest of the four", fontsize=9)
     for ax in axes.flat:
         ax.set_xticks([])
