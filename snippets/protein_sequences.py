@@ -83,8 +83,9 @@ def save_figure(draw, name):
     tests turn into on-screen pixels.
     """
     for suffix, ink in INKS.items():
-        inks = dict.fromkeys(("text.color", "axes.labelcolor", "axes.edgecolor",
-                              "xtick.color", "ytick.color"), ink)
+        inks = dict.fromkeys(("text.color", "axes.labelcolor",
+                              "axes.edgecolor", "xtick.color", "ytick.color"),
+                             ink)
         with plt.rc_context({**STYLE, **inks}):
             fig = draw()
             fig.canvas.draw()
