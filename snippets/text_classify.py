@@ -42,9 +42,9 @@ PER_FILE = 15             # at most 15 docstrings from one source file
 VALID_SHARE = 0.25        # share of each library's docstrings held out
 MIN_COUNT = 2             # a word seen fewer times in training is <unk>
 EMBED_DIM = 64
-EPOCHS = 12 if QUICK else 20
-BATCH_SIZE = 32
-LEARNING_RATE = 5e-3
+EPOCHS = 8 if QUICK else 12
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-2
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]  # one run per seed
 SEED = 0                  # the corpus itself is read in one fixed order
 
@@ -321,12 +321,15 @@ def tfidf_baseline(k):
     tfidf = TfidfVectorizer(analyzer=words_and_pairs, min_df=2,
                             sublinear_tf=True)
     x_train = tfidf.fit_transform(train.text)
-    search = GridSearchCV(LogisticRegression(max_iter=1000),
+    search = GridSearchCV(LogisticRegression(max_iter=1000, tol=1e-3),
                           {"C": [3.0, 10.0, 30.0]},
-                          cv=GroupKFold(n_splits=3))
+                          cv=GroupKFold(n_splits=3))  # a looser tol: faster
     search.fit(x_train, train.library, groups=train.file)
-    predicted = search.predict(tfidf.transform(valid.text))
-    return float((predicted == valid.library).mean()), search.best_params_["C"]
+    best = search.best_params_["C"]
+    final = LogisticRegression(max_iter=1000, C=best).fit(x_train,
+                                                          train.library)
+    predicted = final.predict(tfidf.transform(valid.text))
+    return float((predicted == valid.library).mean()), best
 
 
 baseline = [tfidf_baseline(k) for k in range(len(SEEDS))]
@@ -482,4 +485,4 @@ print(json.dumps(metrics, indent=2))
 # the page says the TF-IDF baseline is the stronger method: fail if the
 # network clearly overtakes it
 # dlnotes: expect full gain_over_baseline_mean <= 0.01
-# dlnotes: timeout 300
+# dlnotes: timeout 900
