@@ -389,8 +389,8 @@ def draw_seeds():
         ax.errorbar(values.mean(), row - 0.25, xerr=values.std(), fmt="D",
                     color=COLORS[row], capsize=4)
     ax.set(yticks=range(3), yticklabels=[m for m, _ in methods],
-           xlabel="validation accuracy (dots: one seed each; "
-                  "diamond: mean ± std)", ylim=(-0.6, 2.4))
+           xlabel="validation accuracy (dots: runs; diamond: mean ± std)",
+           ylim=(-0.6, 2.4))
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.grid(axis="x")
