@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import lighthouse  # benchmarks/lighthouse.py, beside this script
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,6 +44,8 @@ def main() -> int:
     parser.add_argument("--snippet", default="losses", help="the snippet to touch")
     parser.add_argument("--only", choices=("build", "loop"), default=None,
                         help="time only the site builds, or only the contributor's loop")
+    parser.add_argument("--no-lighthouse", action="store_true",
+                        help="skip the Lighthouse scores of the built site (needs npm, chromium)")
     parser.add_argument("--reuse-test-caches", action="store_true",
                         help="start the loop from this checkout's test caches (.dlnotes/)"
                              " instead of timing a test run from empty caches first")
@@ -81,6 +85,8 @@ def main() -> int:
             snippet_runs.append(manifest["snippets"][args.snippet]["runtime_s"])
 
     print(_table({k: v for k, v in timings.items() if v}, statistics.median(snippet_runs), args))
+    if not args.no_lighthouse:  # the last build (touched) is a full site like the published one
+        print("\n" + lighthouse.table(work / "site"))
     if not overheads:
         return 0
     print(f"\nPer-snippet overhead of the fast runner (engine wall time minus the time inside "

@@ -42,9 +42,11 @@ PACKAGES: dict[str, tuple[str, ...]] = {
 }
 
 # What a preloaded worker imports once, so that the snippets forked from it do not: the heavy
-# packages and the submodules most snippets touch.
-PRELOAD = ("numpy", "pandas", "matplotlib.pyplot", "torch", "torchvision", "sklearn",
-           "sklearn.model_selection", "sklearn.datasets", "skimage", "skimage.data", "scipy")
+# packages and the submodules most snippets touch. (Making a first torch.optim optimizer
+# imports torch._dynamo: several seconds per snippet otherwise.)
+PRELOAD = ("numpy", "pandas", "matplotlib.pyplot", "torch", "torch._dynamo", "torchvision",
+           "sklearn", "sklearn.model_selection", "sklearn.linear_model", "sklearn.datasets",
+           "skimage", "skimage.data", "scipy")
 
 RUNNERS = ("fast", "plain")
 
