@@ -11,23 +11,20 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from dlnotes import outside_writes, publish
 from dlnotes.errors import DlnotesError
-from dlnotes.processes import Zygote, execute
+from dlnotes.processes import Execution, Zygote, execute
 from dlnotes.project import Project, Workspace
 from dlnotes.snippet import Snippet
 
 
 @dataclass
-class RunResult:
-    ok: bool
-    runtime_s: float
+class RunResult(Execution):
+    """How the child ended, and what was published (nothing unless every check passed)."""
+
     outputs: list[str] = field(default_factory=list)
-    summary: str = ""
-    detail: str = ""
-    compute_s: float | None = None  # time inside the snippet's own code (fast runner only)
 
 
 def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int,
@@ -44,8 +41,7 @@ def run(snippet: Snippet, workspace: Workspace, project: Project, threads: int,
     try:
         before = outside_writes.snapshot(project, workspace)
         ended = execute(snippet, staging, workspace.mode, threads, zygote)
-        result = RunResult(ended.ok, ended.runtime_s, summary=ended.summary,
-                           detail=ended.detail, compute_s=ended.compute_s)
+        result = RunResult(**asdict(ended))
         outside = outside_writes.written(before, outside_writes.snapshot(project, workspace))
         if outside:
             return RunResult(False, result.runtime_s,
