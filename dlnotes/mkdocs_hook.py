@@ -272,16 +272,32 @@ def _notebook_math(page: Any) -> bool:
                if cell["cell_type"] == "markdown")
 
 
+WIDGET = re.compile(r'data-widget="([a-z0-9-]+)"')
+
+
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    """Mermaid (2.7 MB) and KaTeX only on the pages that draw a diagram or typeset math."""
+    """Mermaid (2.7 MB), KaTeX and each interactive figure's script only on the pages that
+    use them. A `data-widget="NAME"` container loads `javascripts/widgets/NAME.js` (and
+    `stylesheets/widgets/NAME.css` when it exists): a page pays for the widgets it shows."""
     folder = _folder(page.url) or "."
     scripts: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
     if 'class="mermaid"' in output:
         scripts += MERMAID
     if 'class="arithmatex"' in output or _notebook_math(page):
         scripts += KATEX
-        css = posixpath.relpath(KATEX_CSS, folder)
-        output = output.replace("</head>", f'<link rel="stylesheet" href="{css}">\n</head>', 1)
+        styles += (KATEX_CSS,)
+    for name in dict.fromkeys(WIDGET.findall(output)):
+        script = f"javascripts/widgets/{name}.js"
+        if not (Path(config["docs_dir"]) / script).is_file():
+            raise PluginError(f"{page.file.src_uri}: data-widget={name!r} has no {script}")
+        scripts += (script,)
+        if (Path(config["docs_dir"]) / f"stylesheets/widgets/{name}.css").is_file():
+            styles += (f"stylesheets/widgets/{name}.css",)
+    links = "".join(f'<link rel="stylesheet" href="{posixpath.relpath(s, folder)}">\n'
+                    for s in styles)
+    if links:
+        output = output.replace("</head>", f"{links}</head>", 1)
     tags = "".join(f'<script src="{posixpath.relpath(s, folder)}"></script>\n' for s in scripts)
     return output.replace("</body>", f"{tags}</body>", 1) if tags else output
 

@@ -13,59 +13,20 @@ on the theme without re-running every snippet).
 
 from __future__ import annotations
 
-import functools
-import http.server
 import os
 import re
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-from conftest import PROJECT, ROOT
+from conftest import CHROMIUM, PROJECT, SCREENSHOTS
 
 from dlnotes.provenance import read_png
-
-CHROMIUM = shutil.which("chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = ROOT / "screenshots"
 
 if CHROMIUM is None and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)",
                 allow_module_level=True)
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def site(request: pytest.FixtureRequest) -> Path:
-    built = os.environ.get("DLNOTES_BROWSE_SITE")
-    return Path(built) if built else request.getfixturevalue("quick_site")
-
-
-@pytest.fixture(scope="module")
-def base_url(site: Path) -> Iterator[str]:
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    assert CHROMIUM, "chromium must be installed in CI"
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield browser
-        browser.close()
 
 
 def _page_urls() -> list[str]:
@@ -77,15 +38,6 @@ def _page_urls() -> list[str]:
             urls.append(relative.removesuffix("/index") + "/")
     urls += [f"examples/{path.stem}/" for path in PROJECT.examples().values()]
     return [*urls, "build-report/"]
-
-
-@pytest.fixture
-def context(browser) -> Iterator[object]:
-    """A fresh profile per test: the palette a page remembers must not leak into the next."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  permissions=["clipboard-read", "clipboard-write"])
-    yield context
-    context.close()
 
 
 @pytest.mark.parametrize("path", _page_urls())
