@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dlnotes.contract import PACKAGES
+from dlnotes.manifest import Entry
 from dlnotes.snippet import Snippet
 
 
@@ -48,16 +49,15 @@ def key(current: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(current, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def rerun_reason(previous: dict[str, Any] | None, current: dict[str, Any], outputs: Path
-                 ) -> str:
+def rerun_reason(previous: Entry | None, current: dict[str, Any], outputs: Path) -> str:
     """Why the snippet must run, or '' when its outputs are up to date."""
-    if previous and previous.get("status") == "failed":
+    if previous is not None and previous.status == "failed":
         return "previous run failed"
-    if not previous or previous.get("status") != "ok" or "inputs" not in previous:
+    if previous is None or previous.inputs is None:
         return "new"
     if not outputs.is_dir():
         return "outputs missing"
-    before = previous["inputs"]
+    before = previous.inputs
     changes = [
         label
         for field, label in (

@@ -57,10 +57,10 @@ def _list(project, workspace, args) -> int:
     print(f"{'snippet':<28} {'state':<34} {'last run':<24} runtime  pages")
     for snippet, reason, entry in engine.status(project, workspace):
         state = f"stale: {reason}" if reason else "up to date"
-        runtime = f"{entry['runtime_s']:.1f} s" if "runtime_s" in entry else "-"
+        runtime = "-" if entry is None or entry.runtime_s is None else f"{entry.runtime_s:.1f} s"
+        ran_at = (entry and entry.ran_at) or "-"
         pages = ", ".join(project.pages_embedding(snippet.name)) or "-"
-        print(f"{snippet.name:<28} {state:<34} {entry.get('ran_at', '-'):<24} "
-              f"{runtime:>7}  {pages}")
+        print(f"{snippet.name:<28} {state:<34} {ran_at:<24} {runtime:>7}  {pages}")
     return 0
 
 

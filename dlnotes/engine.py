@@ -48,13 +48,14 @@ def load_snippets(project: Project, names: Iterable[str] = ()) -> list[Snippet]:
     return [Snippet.parse(n, available[n], project.root) for n in wanted]
 
 
-def status(project: Project, workspace: Workspace) -> list[tuple[Snippet, str, dict[str, Any]]]:
+def status(project: Project, workspace: Workspace
+           ) -> list[tuple[Snippet, str, manifest.Entry | None]]:
     """Each snippet with why it would run now ('' when up to date) and its manifest entry."""
     entries = manifest.load(workspace.manifest_path)
     env = cachekey.environment()
     rows = []
     for snippet in load_snippets(project):
-        entry = entries.get(snippet.name, {})
+        entry = entries.get(snippet.name)
         current = cachekey.inputs(snippet, workspace.mode, env, project.root)
         rows.append((snippet,
                      cachekey.rerun_reason(entry, current, workspace.output_dir(snippet.name)),
@@ -120,9 +121,8 @@ def build(
                         entries[snippet.name] = _entry(current, reason, result, plan.threads,
                                                        device)
                     else:  # keep the last good run's record beside the failure
-                        entries[snippet.name] = {**entries.get(snippet.name, {}),
-                                                 "status": "failed", "error": outcome.summary,
-                                                 "failed_at": _now()}
+                        last_good = entries.get(snippet.name, manifest.Entry("failed"))
+                        entries[snippet.name] = last_good.failed(outcome.summary, _now())
                     manifest.save(workspace.manifest_path, entries)
                     outcomes[snippet.name] = outcome
                     log(_progress(outcome))
@@ -130,8 +130,7 @@ def build(
             try:
                 # Longest first, by the last recorded runtime (never run: first of all), so
                 # that no long run starts last while the other cores sit idle.
-                todo.sort(key=lambda item: -entries.get(item[0].name, {}).get(
-                    "runtime_s", float("inf")))
+                todo.sort(key=lambda item: -_recorded_runtime(entries.get(item[0].name)))
                 with ThreadPoolExecutor(max_workers=slots) as pool:
                     list(pool.map(run_one, todo))
             finally:
@@ -164,19 +163,26 @@ def _outcome(name: str, reason: str, result: runner.RunResult) -> Outcome:
 
 
 def _entry(current: dict[str, Any], reason: str, result: runner.RunResult, thread_count: int,
-           device: str) -> dict[str, Any]:
-    return {
-        "inputs": current,
-        "key": cachekey.key(current),
-        "status": "ok",
-        "reason": reason,
-        "runtime_s": round(result.runtime_s, 2),
-        **({"compute_s": round(result.compute_s, 2)} if result.compute_s is not None else {}),
-        "ran_at": _now(),
-        "threads": thread_count,
-        "device": device,
-        "outputs": result.outputs,
-    }
+           device: str) -> manifest.Entry:
+    return manifest.Entry(
+        status="ok",
+        inputs=current,
+        key=cachekey.key(current),
+        reason=reason,
+        runtime_s=round(result.runtime_s, 2),
+        compute_s=round(result.compute_s, 2) if result.compute_s is not None else None,
+        ran_at=_now(),
+        threads=thread_count,
+        device=device,
+        outputs=tuple(result.outputs),
+    )
+
+
+def _recorded_runtime(entry: manifest.Entry | None) -> float:
+    """The last run's time; never run: infinite, so that it starts first."""
+    if entry is None or entry.runtime_s is None:
+        return float("inf")
+    return entry.runtime_s
 
 
 def _now() -> str:

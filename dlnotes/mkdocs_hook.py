@@ -48,7 +48,7 @@ class _Build:
         self.outcomes: dict[str, engine.Outcome] = {}
         self.stale_pages: set[str] = set()
         self.metrics = Metrics(self.workspace)
-        self.entries: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, manifest.Entry] = {}
         self.snippets_of: dict[str, list[str]] = {}  # page -> the snippets it embeds
         for name in self.project.snippets():
             for page in self.project.pages_embedding(name):

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
-from typing import Any
 
+from dlnotes.manifest import Entry
 from dlnotes.project import GENERATED
 
 DARK = "-dark"
@@ -119,7 +119,7 @@ class PageContext:
 
     png: Callable[[str], Png | None]  # an image's src (relative to the page) -> its header
     exists: Callable[[str], bool]  # does the file behind this src exist?
-    entries: dict[str, dict[str, Any]]
+    entries: dict[str, Entry]
     download: Callable[[str], str]  # snippet name -> link to its .py, relative to the page
     report_url: str  # the build report, relative to the page
 
@@ -141,7 +141,7 @@ def figures_and_tables(html: str, context: PageContext) -> str:
         if name in traced:
             return ""
         traced.add(name)
-        return provenance(name, context.entries.get(name, {}), context)
+        return provenance(name, context.entries.get(name), context)
 
     def figure(match: re.Match[str]) -> str:
         attrs = dict(ATTRIBUTE.findall(match["image"]))
@@ -197,28 +197,29 @@ def _tag(attrs: dict[str, str], png: Png | None = None) -> str:
     return "<img " + " ".join(f'{key}="{value}"' for key, value in attrs.items()) + " />"
 
 
-def _failed(entries: dict[str, dict[str, Any]], name: str) -> bool:
-    return entries.get(name, {}).get("status") == "failed"
+def _failed(entries: dict[str, Entry], name: str) -> bool:
+    entry = entries.get(name)
+    return entry is not None and entry.status == "failed"
 
 
-def provenance(name: str, entry: dict[str, Any], context: PageContext) -> str:
+def provenance(name: str, entry: Entry | None, context: PageContext) -> str:
     """Where a snippet's outputs came from: collapsed, or a visible warning when stale."""
     script = (f'<a href="{escape(context.download(name))}" download="{name}.py">'
               f"<code>snippets/{name}.py</code></a>")
     report = f'<a href="{escape(context.report_url)}">build report</a>'
-    if entry.get("status") == "failed":
+    if entry is not None and entry.status == "failed":
         return (f'<p class="dlnotes-provenance dlnotes-stale"><strong>⚠ Stale:</strong> '
-                f"{script} failed in this build ({escape(entry.get('error', ''))}); what you "
-                f"see is its last good output, from {escape(entry.get('ran_at', 'an earlier run'))}"
+                f"{script} failed in this build ({escape(entry.error or '')}); what you "
+                f"see is its last good output, from {escape(entry.ran_at or 'an earlier run')}"
                 f". See the {report}.</p>\n")
     summary = f"<summary>Made by <code>snippets/{name}.py</code></summary>"
-    if entry.get("status") != "ok":
+    if entry is None or entry.inputs is None:
         details = f"Not run yet. Code: {script} · {report}"
     else:
-        details = (f"{escape(entry['inputs']['mode'])} mode · ran {entry['runtime_s']:.1f} s on "
-                   f"{escape(entry.get('device', 'an unknown device'))} · "
-                   f"{escape(_versions(entry['inputs']['environment']))} · "
-                   f"{escape(entry['ran_at'])} · code: {script} · {report}")
+        details = (f"{escape(entry.inputs['mode'])} mode · ran {entry.runtime_s or 0:.1f} s on "
+                   f"{escape(entry.device or 'an unknown device')} · "
+                   f"{escape(_versions(entry.inputs['environment']))} · "
+                   f"{escape(entry.ran_at or '')} · code: {script} · {report}")
     return f'<details class="dlnotes-provenance">{summary}<p>{details}</p></details>\n'
 
 
@@ -231,7 +232,7 @@ def _versions(environment: dict[str, str]) -> str:
 
 
 def page_context(page_url: str, resolve: Callable[[str], Path | None],
-                 entries: dict[str, dict[str, Any]], report_url: str) -> PageContext:
+                 entries: dict[str, Entry], report_url: str) -> PageContext:
     """A PageContext for a page served at `page_url` (`resolve`: site path -> file on disk)."""
     folder = page_url if page_url.endswith("/") else posixpath.dirname(page_url)
 

@@ -5,13 +5,12 @@ Rendered from the manifest at build time, so the site itself says how fresh each
 
 from __future__ import annotations
 
-from typing import Any
-
 from dlnotes.engine import Outcome
+from dlnotes.manifest import Entry
 from dlnotes.project import Project, Workspace
 
 
-def render(project: Project, workspace: Workspace, entries: dict[str, dict[str, Any]],
+def render(project: Project, workspace: Workspace, entries: dict[str, Entry],
            outcomes: dict[str, Outcome]) -> str:
     lines = [
         "# Build report",
@@ -26,25 +25,28 @@ def render(project: Project, workspace: Workspace, entries: dict[str, dict[str, 
     ]
     examples = project.examples()
     for name in project.jobs():
-        entry = entries.get(name, {})
-        env = entry.get("inputs", {}).get("environment", {})
+        entry = entries.get(name)
+        inputs = (entry and entry.inputs) or {}
+        env = inputs.get("environment", {})
         shown = ([f"examples/{examples[name].name}"] if name in examples
                  else [page.removeprefix("docs/") for page in project.pages_embedding(name)])
         pages = ", ".join(f"[{page}]({page})" for page in shown) or "–"
-        runtime = f"{entry['runtime_s']:.1f} s" if "runtime_s" in entry else "–"
+        runtime = "–" if entry is None or entry.runtime_s is None else f"{entry.runtime_s:.1f} s"
         lines.append(
             f"| `{name}` | {pages} | {_status(entry)} | {_this_build(outcomes.get(name))} "
-            f"| {runtime} | {entry.get('inputs', {}).get('mode', '–')} "
+            f"| {runtime} | {inputs.get('mode', '–')} "
             f"| Python {env.get('python', '–')}, torch {env.get('torch', '–')} "
-            f"| {entry.get('ran_at', '–')} |"
+            f"| {(entry and entry.ran_at) or '–'} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def _status(entry: dict[str, Any]) -> str:
-    if entry.get("status") == "failed":
-        return f"**failed**: {entry.get('error', '')}".replace("|", "\\|")
-    return "ok" if entry.get("status") == "ok" else "never ran"
+def _status(entry: Entry | None) -> str:
+    if entry is None:
+        return "never ran"
+    if entry.status == "failed":
+        return f"**failed**: {entry.error or ''}".replace("|", "\\|")
+    return "ok"
 
 
 def _this_build(outcome: Outcome | None) -> str:

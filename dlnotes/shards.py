@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Any
 
 from dlnotes import manifest
 from dlnotes.errors import DlnotesError
@@ -28,10 +27,13 @@ def parse(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def assign(names: list[str], entries: dict[str, dict[str, Any]], count: int) -> list[list[str]]:
+def assign(names: list[str], entries: dict[str, manifest.Entry], count: int
+           ) -> list[list[str]]:
     """Every name in exactly one of `count` shards, balancing the recorded runtimes."""
     def runtime(name: str) -> float:
-        return float(entries.get(name, {}).get("runtime_s", UNKNOWN_RUNTIME_S))
+        entry = entries.get(name)
+        return UNKNOWN_RUNTIME_S if entry is None or entry.runtime_s is None \
+            else entry.runtime_s
 
     shards: list[list[str]] = [[] for _ in range(count)]
     loads = [0.0] * count
@@ -44,15 +46,15 @@ def assign(names: list[str], entries: dict[str, dict[str, Any]], count: int) -> 
 
 def merge(workspace: Workspace, sources: list[Path]) -> list[str]:
     """Bring in the outputs of other machines' shards; return the names merged."""
-    merged: dict[str, tuple[dict[str, Any], Path]] = {}
+    merged: dict[str, tuple[manifest.Entry, Path]] = {}
     for source in sources:
         root = source if (source / ".manifest.json").is_file() else source / "generated"
         if not (root / ".manifest.json").is_file():
             raise DlnotesError(f"{source} holds no shard outputs (no .manifest.json)")
         for name, entry in manifest.load(root / ".manifest.json").items():
-            if entry.get("status") != "ok" or not (root / name).is_dir():
+            if not entry.ok or not (root / name).is_dir():
                 continue
-            if name not in merged or entry.get("ran_at", "") > merged[name][0].get("ran_at", ""):
+            if name not in merged or (entry.ran_at or "") > (merged[name][0].ran_at or ""):
                 merged[name] = (entry, root / name)
     workspace.root.mkdir(parents=True, exist_ok=True)
     with manifest.exclusive(workspace.lock_path):

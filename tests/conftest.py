@@ -34,7 +34,7 @@ HOOK = ROOT / "dlnotes" / "mkdocs_hook.py"
 
 # The fixtures that run the project's snippets. A test that uses one of them is `slow`; which
 # snippets it needs is read off its `name` parameter (any other such test needs them all).
-SNIPPET_FIXTURES = {"quick_build", "quick_site", "standalone"}
+SNIPPET_FIXTURES = {"quick_build", "quick_site", "standalone", "site"}  # site: the quick site
 NEEDED = pytest.StashKey["set[str] | None"]()  # None: every snippet
 # Standalone runs (a snippet copied alone into an empty folder) that passed, by content key.
 STANDALONE_CACHE = ROOT / ".dlnotes" / "standalone"
@@ -58,7 +58,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             continue
         callspec = getattr(item, "callspec", None)
         name = callspec.params.get("name") if callspec else None
-        if "quick_site" in fixtures or name not in PROJECT.snippets():
+        if fixtures & {"quick_site", "site"} or name not in PROJECT.snippets():
             needed = None
             break
         needed.add(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 
@@ -94,18 +95,18 @@ def test_a_damaged_manifest_means_a_rerun_not_a_crash(fake: FakeProject, damage:
     else:
         path.write_text("[1, 2, 3]")
     assert fake.build() == {"alpha": "ran: new"}
-    assert manifest.load(path)["alpha"]["status"] == "ok"
+    assert manifest.load(path)["alpha"].status == "ok"
 
 
 def test_the_manifest_records_key_reason_runtime_and_outputs(fake: FakeProject) -> None:
     fake.snippet("alpha", metrics_snippet("alpha"))
     fake.build()
     entry = manifest.load(fake.workspace().manifest_path)["alpha"]
-    assert entry["status"] == "ok" and entry["reason"] == "new"
-    assert entry["outputs"] == ["metrics.json", "table.md"]
-    assert entry["runtime_s"] >= 0 and entry["ran_at"].endswith("UTC")
-    assert entry["key"] == cachekey.key(entry["inputs"])
-    assert entry["inputs"]["environment"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert entry.status == "ok" and entry.reason == "new"
+    assert entry.outputs == ("metrics.json", "table.md")
+    assert entry.runtime_s >= 0 and entry.ran_at.endswith("UTC")
+    assert entry.key == cachekey.key(entry.inputs)
+    assert entry.inputs["environment"]["python"] == ".".join(map(str, sys.version_info[:3]))
 
 
 def test_a_failing_snippet_keeps_its_previous_outputs_byte_identical(fake: FakeProject) -> None:
@@ -185,7 +186,7 @@ def test_the_longest_runs_start_first_and_never_run_ones_before_all(fake: FakePr
     path = fake.workspace().manifest_path
     entries = manifest.load(path)
     for name, seconds in (("alpha", 1.0), ("beta", 5.0), ("gamma", 3.0)):
-        entries[name]["runtime_s"] = seconds
+        entries[name] = dataclasses.replace(entries[name], runtime_s=seconds)
     manifest.save(path, entries)
     fake.snippet("delta", metrics_snippet("delta"))
     order: list[str] = []

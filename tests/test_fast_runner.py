@@ -44,7 +44,7 @@ def test_gives_the_same_metrics_as_plain_processes(
         name: str, quick_build: QuickBuild, tmp_path: Path) -> None:
     """Run the snippet with the runner that did not make quick_build's (cached) outputs: the
     manifest records `compute_s` only for runs forked from a preloaded worker."""
-    made_fast = "compute_s" in manifest.load(quick_build.workspace.manifest_path)[name]
+    made_fast = manifest.load(quick_build.workspace.manifest_path)[name].compute_s is not None
     snippet = Snippet.parse(name, PROJECT.snippets()[name], PROJECT.root)
     other = Workspace(QUICK, tmp_path)
     threads = machine.plan().threads
@@ -80,7 +80,7 @@ def test_a_notebook_on_a_forked_kernel_gives_the_cells_of_a_new_kernel(
     plain, fast = Workspace(FULL, tmp_path / "plain"), Workspace(FULL, tmp_path / "fast")
     engine.build(fake.project, plain, fast=False, log=lambda _: None)
     engine.build(fake.project, fast, jobs=1, fast=True, log=lambda _: None)
-    assert "compute_s" in manifest.load(fast.manifest_path)["example-walk"]  # it was forked
+    assert manifest.load(fast.manifest_path)["example-walk"].compute_s is not None  # it was forked
     executed = Path("example-walk", "examples", "walk.ipynb")
     cells = json.loads((fast.root / executed).read_text())["cells"]
     assert "image/png" in cells[0]["outputs"][-1]["data"]  # the inline backend drew the figure

@@ -59,7 +59,7 @@ def test_killing_the_engine_mid_run_loses_nothing(fake: FakeProject, pid_file: P
     os.kill(int(pid_file.read_text()), signal.SIGKILL)  # the orphaned snippet, too
 
     assert tree_bytes(fake.workspace().output_dir("alpha")) == before
-    assert manifest.load(fake.workspace().manifest_path)["alpha"]["status"] == "ok"
+    assert manifest.load(fake.workspace().manifest_path)["alpha"].status == "ok"
     fake.snippet("alpha", metrics_snippet("alpha", 3))
     assert fake.build() == {"alpha": "ran: source changed"}
     leftovers = [p.name for p in fake.workspace().root.iterdir() if p.name.startswith(".tmp-")]
@@ -75,7 +75,7 @@ def test_a_second_engine_waits_for_the_first(fake: FakeProject, pid_file: Path) 
     assert second.wait(timeout=60) == 0 and first.wait(timeout=60) == 0
     assert "another build holds" in second.stderr.read()
     entries = manifest.load(fake.workspace().manifest_path)
-    assert {entries["alpha"]["status"], entries["beta"]["status"]} == {"ok"}
+    assert {entries["alpha"].status, entries["beta"].status} == {"ok"}
 
 
 def test_a_snippet_writing_outside_its_folder_is_reported_by_name(fake: FakeProject) -> None:

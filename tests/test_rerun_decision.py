@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 
 from dlnotes.cachekey import rerun_reason
+from dlnotes.manifest import Entry
 
 INPUTS = {"source": "s1", "mode": "quick", "data": {}, "environment": {"torch": "2.14.1"}}
-OK = {"status": "ok", "inputs": INPUTS}
+OK = Entry("ok", inputs=INPUTS)
 
 
 @pytest.mark.parametrize(("previous", "current", "outputs_exist", "reason"), [
     (OK, INPUTS, True, ""),
     (None, INPUTS, True, "new"),
-    ({"status": "ok"}, INPUTS, True, "new"),  # an entry without its inputs: unknown
-    ({**OK, "status": "failed"}, INPUTS, True, "previous run failed"),
+    (Entry("ok"), INPUTS, True, "new"),  # an entry without its inputs: unknown
+    (OK.failed("killed", "now"), INPUTS, True, "previous run failed"),
     (OK, INPUTS, False, "outputs missing"),
     (OK, {**INPUTS, "source": "s2"}, True, "source changed"),
     (OK, {**INPUTS, "mode": "full"}, True, "mode changed"),

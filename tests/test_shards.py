@@ -7,21 +7,22 @@ from conftest import FakeProject, metrics_snippet, tree_bytes
 
 from dlnotes import cli, engine, manifest, shards
 from dlnotes.errors import DlnotesError
+from dlnotes.manifest import Entry
 from dlnotes.project import FULL, Workspace
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5])
 def test_every_job_lands_in_exactly_one_shard(count: int) -> None:
     names = [f"s{i}" for i in range(7)]
-    runtimes = {f"s{i}": {"runtime_s": float(i * 10)} for i in range(6)}  # s6 never ran
+    runtimes = {f"s{i}": Entry("ok", runtime_s=float(i * 10)) for i in range(6)}  # s6 never ran
     split = shards.assign(names, runtimes, count)
     assert len(split) == count
     assert sorted(n for shard in split for n in shard) == sorted(names)
 
 
 def test_shards_are_balanced_by_recorded_runtimes() -> None:
-    runtimes = {"big": {"runtime_s": 50.0}, "a": {"runtime_s": 20.0},
-                "b": {"runtime_s": 20.0}, "c": {"runtime_s": 10.0}}
+    runtimes = {"big": Entry("ok", runtime_s=50.0), "a": Entry("ok", runtime_s=20.0),
+                "b": Entry("ok", runtime_s=20.0), "c": Entry("ok", runtime_s=10.0)}
     assert shards.assign(list(runtimes), runtimes, 2) == [["big"], ["a", "b", "c"]]
 
 
@@ -50,8 +51,8 @@ def test_merged_shards_give_the_same_outputs_and_report_as_one_run(fake: FakePro
 
     for name in names:
         assert tree_bytes(merged.output_dir(name)) == tree_bytes(one_run.output_dir(name))
-    keys_once = {n: e["key"] for n, e in manifest.load(one_run.manifest_path).items()}
-    keys_merged = {n: e["key"] for n, e in manifest.load(merged.manifest_path).items()}
+    keys_once = {n: e.key for n, e in manifest.load(one_run.manifest_path).items()}
+    keys_merged = {n: e.key for n, e in manifest.load(merged.manifest_path).items()}
     assert keys_merged == keys_once
     after = engine.build(fake.project, merged, fast=False, log=lambda _: None)
     assert [o.status for o in after] == ["cached"] * len(names), "nothing is stale after merging"

@@ -417,10 +417,10 @@ def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: 
 
 def test_a_stale_figure_says_so_openly_not_in_a_collapsed_note(tmp_path: Path) -> None:
     """In a preview whose snippet failed, the warning is visible text, never a <details>."""
+    from dlnotes.manifest import Entry
     from dlnotes.provenance import page_context
 
-    failed = {"alpha": {"status": "failed", "error": "exit code 1",
-                        "ran_at": "2026-01-01 00:00:00 UTC"}}
+    failed = {"alpha": Entry("failed", error="exit code 1", ran_at="2026-01-01 00:00:00 UTC")}
     context = page_context("page/", lambda path: tmp_path / path, failed, "build-report/")
     html = figures_and_tables(
         '<p><img alt="A curve" src="../generated/alpha/curves.png" title="It falls." /></p>',

@@ -1,13 +1,23 @@
 // A region that scrolls sideways (a wide table or code block) must take keyboard focus, so
-// that readers without a mouse can scroll it too (axe: scrollable-region-focusable).
-function focusScrollables() {
-  const boxes = [".md-typeset__scrollwrap", ".md-typeset pre > code", ".jp-OutputArea-output",
-                 ".highlight-ipynb"].join(", ");
-  for (const box of document.querySelectorAll(boxes)) {
-    if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
-      box.setAttribute("tabindex", "0");
-    }
+// that readers without a mouse can scroll it too (axe: scrollable-region-focusable). Whether
+// a box overflows can change after the first paint (styles, a <details> opened, the window
+// resized), so every box is watched and checked again whenever its size changes.
+const SCROLLABLES = [".md-typeset__scrollwrap", ".md-typeset pre > code",
+                     ".jp-OutputArea-output", ".highlight-ipynb"].join(", ");
+
+function focusIfScrollable(box) {
+  if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
+    box.setAttribute("tabindex", "0");
   }
 }
-document$.subscribe(focusScrollables);
-window.addEventListener("resize", focusScrollables);
+
+const watcher = new ResizeObserver(entries => {
+  for (const entry of entries) focusIfScrollable(entry.target);
+});
+
+document$.subscribe(() => {
+  for (const box of document.querySelectorAll(SCROLLABLES)) {
+    focusIfScrollable(box);
+    watcher.observe(box);
+  }
+});
