@@ -34,6 +34,8 @@ from pathlib import Path
 
 import lighthouse  # benchmarks/lighthouse.py, beside this script
 
+from dlnotes import manifest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -70,19 +72,18 @@ def main() -> int:
             timings["cold (plain)"].append(_build(work, DLNOTES_RUNNER="plain"))
             shutil.rmtree(generated, ignore_errors=True)
             timings["cold (fast)"].append(_build(work))
-            entries = json.loads((generated / ".manifest.json").read_text())["snippets"]
-            overheads += [e["runtime_s"] - e["compute_s"] for e in entries.values()
-                          if "compute_s" in e]
-            floors.append(sum(e.get("compute_s", e["runtime_s"]) * e["threads"]
-                              for e in entries.values()) / (os.cpu_count() or 1))
+            entries = manifest.load(generated / ".manifest.json").values()
+            overheads += [e.runtime_s - e.compute_s for e in entries if e.compute_s is not None]
+            floors.append(sum((e.compute_s or e.runtime_s) * e.threads for e in entries)
+                          / (os.cpu_count() or 1))
         for _ in range(args.runs):
             timings["warm"].append(_build(work))
             timings["bare"].append(_build(work, DLNOTES_NO_RUN="1"))
             source = work / "snippets" / f"{args.snippet}.py"
             source.write_text(source.read_text() + f"# bench edit {time.time_ns()}\n")
             timings["touched"].append(_build(work))
-            manifest = json.loads((generated / ".manifest.json").read_text())
-            snippet_runs.append(manifest["snippets"][args.snippet]["runtime_s"])
+            snippet_runs.append(
+                manifest.load(generated / ".manifest.json")[args.snippet].runtime_s)
 
     print(_table({k: v for k, v in timings.items() if v}, statistics.median(snippet_runs), args))
     if not args.no_lighthouse:  # the last build (touched) is a full site like the published one
@@ -137,9 +138,8 @@ def _pytest(work: Path, *selection: str) -> float:
 def _quick_runs(work: Path, name: str) -> tuple[float, float]:
     """The snippet's last quick run by the engine, and all its quick runs (engine, by hand,
     as a notebook), in seconds, as the test caches recorded them."""
-    entries = json.loads((work / ".dlnotes" / "quick" / "generated" / ".manifest.json")
-                         .read_text())["snippets"]
-    engine = entries[name]["runtime_s"]
+    engine = manifest.load(work / ".dlnotes" / "quick" / "generated" / ".manifest.json"
+                           )[name].runtime_s
     alone = [json.loads((work / ".dlnotes" / "standalone" / f"{name}-{kind}.json").read_text())
              ["runtime_s"] for kind in ("script", "notebook")]
     return engine, engine + sum(alone)

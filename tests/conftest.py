@@ -14,13 +14,14 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 import pytest
+import reuse
 
 from dlnotes import cachekey, engine, machine
 from dlnotes.errors import BuildFailed
@@ -46,6 +47,50 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if SNIPPET_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+REUSED = pytest.StashKey[list[str]]()  # checks not repeated: they passed on the same bytes
+PASS_RECORD = pytest.StashKey[Path]()   # where a marked check records its pass
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """Run a check marked `reuse` only if it never passed on the same bytes (tests/reuse.py)."""
+    marker = pyfuncitem.get_closest_marker("reuse")
+    if marker is None:
+        return None
+    args = pyfuncitem.funcargs
+    if marker.args[0] == "page":
+        digest = reuse.page(args["site"], pyfuncitem.callspec.params["path"])
+    else:
+        digest = reuse.sources(args["quick_build"].workspace.root)
+    record = reuse.record(pyfuncitem.nodeid, pyfuncitem.path, digest)
+    if record.is_file():
+        pyfuncitem.config.stash.setdefault(REUSED, []).append(pyfuncitem.nodeid)
+        return True  # handled: it passed on exactly these bytes before
+    pyfuncitem.stash[PASS_RECORD] = record
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.when == "call" and report.passed and PASS_RECORD in item.stash:
+        record = item.stash[PASS_RECORD]
+        shutil.rmtree(record.parent, ignore_errors=True)  # older digests of this check
+        record.parent.mkdir(parents=True)
+        record.touch()
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    reused = config.stash.get(REUSED, [])
+    if reused:
+        terminalreporter.write_line(
+            f"dlnotes: {len(reused)} checks had passed on identical bytes and were not repeated "
+            "(tests/reuse.py; delete .dlnotes/checks/ to run them all)")
 
 
 @pytest.hookimpl(trylast=True)
@@ -207,13 +252,30 @@ def mkdocs_build(project_root: Path, site_dir: Path, **env: str) -> subprocess.C
     )
 
 
+TEST_SITE = ROOT / ".dlnotes" / "test-site"  # the quick site, under the digest of its sources
+
+
 @pytest.fixture(scope="session")
-def quick_site(quick_build: QuickBuild, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real site, built strict from the quick-mode outputs."""
-    site = tmp_path_factory.mktemp("site")
-    done = mkdocs_build(ROOT, site, DLNOTES_QUICK="1",
+def quick_site(quick_build: QuickBuild) -> Path:
+    """The real site, built strict from the quick-mode outputs.
+
+    Kept in `.dlnotes/test-site/DIGEST/` and built again only when the project's sources, the
+    quick-mode outputs or a package changed (tests/reuse.py): two builds from the same sources
+    give the same site, which test_site.py checks.
+    """
+    digest = reuse.sources(quick_build.workspace.root) + "-" + reuse.environment()
+    site = TEST_SITE / digest
+    if (site / "index.html").is_file():
+        return site
+    building = TEST_SITE / f".building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    done = mkdocs_build(ROOT, building, DLNOTES_QUICK="1",
                         DLNOTES_QUICK_DIR=str(quick_build.workspace.base))
     assert done.returncode == 0, done.stderr[-3000:]
+    for old in TEST_SITE.iterdir():  # one site is kept: the newest
+        if old != building:
+            shutil.rmtree(old, ignore_errors=True)
+    building.rename(site)
     return site
 
 

@@ -8,7 +8,8 @@ smaller than 11 CSS px. Screenshots of every page in both palettes and on a phon
 `screenshots/` (git-ignored) for people to look at.
 
 DLNOTES_BROWSE_SITE=<folder> checks an already built site instead of building one (to iterate
-on the theme without re-running every snippet).
+on the theme without re-running every snippet). A per-page check that passed on a page whose
+bytes (HTML and every file it loads) are unchanged is not repeated (tests/reuse.py).
 """
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ def _page_urls() -> list[str]:
     return [*urls, "build-report/"]
 
 
+@pytest.mark.reuse("page")
 @pytest.mark.parametrize("path", _page_urls())
 def test_page_loads_offline_with_its_images_in_both_palettes(
-        context, base_url: str, path: str) -> None:
+        context, site: Path, base_url: str, path: str) -> None:
     page = context.new_page()
     requests: list[str] = []
     errors: list[str] = []
@@ -113,9 +115,10 @@ def _palettes(page) -> Iterator[str]:
     yield "dark"
 
 
+@pytest.mark.reuse("page")
 @pytest.mark.parametrize("path", _page_urls())
 def test_axe_finds_no_serious_or_critical_violation_in_either_palette(
-        context, base_url: str, path: str) -> None:
+        context, site: Path, base_url: str, path: str) -> None:
     """axe-core, from the Python package (no CDN), on the whole page in both palettes."""
     from axe_playwright_python.sync_playwright import Axe
 
@@ -134,8 +137,10 @@ def test_axe_finds_no_serious_or_critical_violation_in_either_palette(
 PHONE_WIDTH = 375  # CSS px; a mobile browser widens its layout to fit what overflows
 
 
+@pytest.mark.reuse("page")
 @pytest.mark.parametrize("path", _page_urls())
-def test_a_phone_never_scrolls_the_page_sideways(browser, base_url: str, path: str) -> None:
+def test_a_phone_never_scrolls_the_page_sideways(browser, site: Path, base_url: str,
+                                                  path: str) -> None:
     phone = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 812},
                                 device_scale_factor=2,
                                 is_mobile=True, has_touch=True)
@@ -157,8 +162,10 @@ def test_a_phone_never_scrolls_the_page_sideways(browser, base_url: str, path: s
 PAGE_BUDGET = 1_500_000  # bytes, as a plain static server sends them (no compression)
 
 
+@pytest.mark.reuse("page")
 @pytest.mark.parametrize("path", _page_urls())
-def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, base_url: str, path: str) -> None:
+def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, site: Path, base_url: str,
+                                                        path: str) -> None:
     """HTML plus everything the browser loads for it with an empty cache, at 1280 x 900."""
     cold = browser.new_context(viewport={"width": 1280, "height": 900})
     page = cold.new_page()
@@ -175,6 +182,7 @@ def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, base_url: str, p
 MIN_TEXT_PX = 11
 
 
+@pytest.mark.reuse("page")
 @pytest.mark.parametrize("path", _page_urls())
 def test_no_text_in_a_figure_is_smaller_than_11_px_as_shown(
         context, site: Path, base_url: str, path: str) -> None:

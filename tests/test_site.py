@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
+import pytest
 from conftest import LIGHT, PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
 
 from dlnotes.provenance import figures_and_tables
@@ -174,6 +175,7 @@ def test_nothing_built_leaks_paths_host_or_environment(quick_site: Path,
     assert leaks == []
 
 
+@pytest.mark.reuse("sources")
 def test_two_builds_from_the_same_sources_give_the_same_html(
         quick_site: Path, quick_build: QuickBuild, tmp_path: Path) -> None:
     again = tmp_path / "again"
@@ -373,6 +375,7 @@ def test_a_build_without_repository_settings_links_to_no_repository(quick_site: 
         assert 'class="md-source"' not in text and "md-content__button" not in text, name
 
 
+@pytest.mark.reuse("sources")
 def test_the_repository_settings_give_edit_colab_and_canonical_links(
         quick_build: QuickBuild, tmp_path: Path) -> None:
     site = tmp_path / "site"

@@ -1,0 +1,88 @@
+"""Checks whose result is a function of bytes on disk are not repeated on the same bytes.
+
+A browser check of one page depends only on that page's HTML, the files it loads, the test
+code and the tools' versions; a check of a whole site build only on the project's sources and
+the quick-mode outputs. When a check passed on exactly these bytes, running it again cannot
+give another answer, so a passing run is recorded under their digest (`.dlnotes/checks/`) and
+later runs reuse it, the way the engine reuses a snippet run whose key did not change. A
+failure is never recorded. A clean clone (CI) has no records and runs every check; delete
+`.dlnotes/checks/` to do the same here.
+
+Tests opt in with `@pytest.mark.reuse("page")` (they take the `site` fixture and a `path`
+parameter) or `@pytest.mark.reuse("sources")` (they take the `quick_build` fixture).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORDS = ROOT / ".dlnotes" / "checks"
+# A page's own resources: what it loads (src), its styles (href), a widget's data (data-src).
+REFERENCE = re.compile(r'\s(?:src|href|data-src)="([^"#?]+)')
+
+
+def record(nodeid: str, test_file: Path, digest: str) -> Path:
+    """Where the pass of one check (test and parameters) on one digest is recorded."""
+    check = hashlib.sha256(nodeid.encode()).hexdigest()[:16]
+    tests = test_file.parent
+    return RECORDS / check / _digest([environment(), digest, *(
+        _file(code, tests) for code in (test_file, tests / "conftest.py", Path(__file__)))])
+
+
+def page(site: Path, path: str) -> str:
+    """The bytes that decide a browser check of one page: its HTML, every site file it
+    references (images, scripts, styles, downloads, widget data) and the search index."""
+    html_file = site / path / "index.html"
+    html = html_file.read_text(encoding="utf-8")
+    url = "/" + path
+    files = {html_file, site / "search" / "search_index.json"}
+    for reference in REFERENCE.findall(html):
+        target = site / urlparse(urljoin(url, reference)).path.lstrip("/")
+        if target.is_file() and target.suffix != ".html":
+            files.add(target)
+    return _digest(_file(f, site) for f in sorted(files))
+
+
+def sources(quick_outputs: Path) -> str:
+    """The bytes that decide a build of the site: every file of the project that git does not
+    ignore (the tests aside) and the quick-mode outputs the build shows."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                             "--exclude-standard"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split("\0")
+    project = [ROOT / name for name in listed if name and not name.startswith("tests/")]
+    outputs = sorted(p for p in quick_outputs.rglob("*") if p.is_file())
+    return _digest([*(_file(f, ROOT) for f in project if f.is_file()),
+                    *(_file(f, quick_outputs) for f in outputs)])
+
+
+@functools.cache
+def environment() -> str:
+    """Python, every installed distribution's version, chromium's, and the DLNOTES_ settings."""
+    parts = [platform.python_version()]
+    parts += sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    chromium = shutil.which("chromium")
+    if chromium:
+        parts.append(subprocess.run([chromium, "--version"], capture_output=True,
+                                    text=True).stdout.strip())
+    parts += sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("DLNOTES_"))
+    return _digest(parts)
+
+
+def _file(path: Path, base: Path) -> str:
+    """A file as its place under `base` and its content."""
+    return f"{path.relative_to(base).as_posix()}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
+
+
+def _digest(parts: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
