@@ -38,8 +38,8 @@ class Outcome:
 
 
 def load_snippets(project: Project, names: Iterable[str] = ()) -> list[Snippet]:
-    """The jobs (snippets and example notebooks) to consider: all, or the named ones."""
-    available = project.jobs()
+    """The snippets and example notebooks to consider: all, or the named ones."""
+    available = project.runnables()
     wanted = list(names) or list(available)
     unknown = [n for n in wanted if n not in available]
     if unknown:
@@ -198,7 +198,7 @@ def _progress(outcome: Outcome) -> str:
 def _failure_text(outcome: Outcome, project: Project, workspace: Workspace) -> str:
     pages = ", ".join(project.pages_embedding(outcome.name)) or "no page"
     kept = workspace.output_dir(outcome.name)
-    source = project.jobs()[outcome.name].relative_to(project.root).as_posix()
+    source = project.runnables()[outcome.name].relative_to(project.root).as_posix()
     lines = [
         f"snippet '{outcome.name}' ({source}) failed: {outcome.summary}",
         f"  embedded by: {pages}",

@@ -15,7 +15,7 @@ class BuildFailed(DlnotesError):
     def __init__(self, failures: dict[str, str], outcomes: list[Any] | None = None) -> None:
         self.names = list(failures)
         self.failures = failures
-        # Every job's outcome, the successful ones too: a caller that ran many jobs (the test
+        # Every run's outcome, the successful ones too: a caller that ran many (the test
         # fixture) can still use the ones that worked.
         self.outcomes = outcomes or []
         count = len(failures)

@@ -48,14 +48,17 @@ class Project:
         }
 
     def examples(self) -> dict[str, Path]:
-        """Every `examples/<stem>.ipynb` walkthrough, by job name `example-<stem>`."""
+        """Every `examples/<stem>.ipynb` walkthrough, by its name `example-<stem>`."""
         if not self.examples_dir.is_dir():
             return {}
         return {f"{EXAMPLE_PREFIX}{path.stem}": path
                 for path in sorted(self.examples_dir.glob("*.ipynb"))}
 
-    def jobs(self) -> dict[str, Path]:
-        """Everything the engine runs: the snippets, then the example notebooks."""
+    def runnables(self) -> dict[str, Path]:
+        """Everything the engine runs, by name: the snippets, then the example notebooks.
+
+        ("Jobs" means only parallel slots, as in `--jobs`; a runnable is a snippet or a
+        notebook.)"""
         return {**self.snippets(), **self.examples()}
 
     @cached_property

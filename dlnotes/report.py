@@ -24,7 +24,7 @@ def render(project: Project, workspace: Workspace, entries: dict[str, Entry],
         "| --- | --- | --- | --- | ---: | --- | --- | --- |",
     ]
     examples = project.examples()
-    for name in project.jobs():
+    for name in project.runnables():
         entry = entries.get(name)
         inputs = (entry and entry.inputs) or {}
         env = inputs.get("environment", {})

@@ -129,7 +129,7 @@ def new(project: Project, name: str, page: str) -> list[Path]:
         raise DlnotesError(
             f"invalid snippet name '{name}': use lower-case letters, digits and underscores, "
             "starting with a letter")
-    if name in project.jobs():
+    if name in project.runnables():
         raise DlnotesError(f"snippet '{name}' already exists: snippets/{name}.py")
     page_path = project.docs_dir / page
     if not page.endswith(".md") or page_path.resolve().parent != page_path.parent.resolve() \

@@ -1,4 +1,4 @@
-"""Beyond one machine: split the jobs across CI machines, then merge what they made.
+"""Beyond one machine: split the runs across CI machines, then merge what they made.
 
 `python -m dlnotes run --shard I/N` runs the I-th of N shards. Shards are balanced by the
 runtimes the manifest recorded (longest first, each to the least loaded shard), so every machine
@@ -16,7 +16,7 @@ from dlnotes import manifest
 from dlnotes.errors import DlnotesError
 from dlnotes.project import Workspace
 
-UNKNOWN_RUNTIME_S = 30.0  # a job that never ran is assumed to be a slow one
+UNKNOWN_RUNTIME_S = 30.0  # one that never ran is assumed to be a slow one
 
 
 def parse(text: str) -> tuple[int, int]:

@@ -345,13 +345,13 @@ def standalone(request: pytest.FixtureRequest,
     `python name.py` (writing ./outputs/name/), and as the .ipynb the site offers, executed by
     nbclient. All runs share the cores, in quick mode, with the engine's thread count; a run
     whose key is unchanged since it last passed is not repeated."""
-    jobs = [(name, kind) for name in _needed(request.config) for kind in ("script", "notebook")]
+    runs = [(name, kind) for name in _needed(request.config) for kind in ("script", "notebook")]
 
-    def run(job: tuple[str, str]) -> Standalone:
-        return _run_standalone(*job, tmp_path_factory.mktemp("-".join(job)))
+    def run(variant: tuple[str, str]) -> Standalone:
+        return _run_standalone(*variant, tmp_path_factory.mktemp("-".join(variant)))
 
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(zip(jobs, pool.map(run, jobs), strict=True))
+        return dict(zip(runs, pool.map(run, runs), strict=True))
 
 
 # The built site in a real browser: Debian's chromium driven by Playwright, the site served on

@@ -76,7 +76,7 @@ pd.DataFrame({"epoch": [1, 2], "loss": [0.5, 0.25]})
 def test_a_notebook_on_a_forked_kernel_gives_the_cells_of_a_new_kernel(
         fake: FakeProject, tmp_path: Path) -> None:
     fake.notebook("walk", FIGURE_WALKTHROUGH)
-    fake.snippet("a_first", metrics_snippet("a_first"))  # workers start for several jobs only
+    fake.snippet("a_first", metrics_snippet("a_first"))  # workers start only to serve several runs
     plain, fast = Workspace(FULL, tmp_path / "plain"), Workspace(FULL, tmp_path / "fast")
     engine.build(fake.project, plain, fast=False, log=lambda _: None)
     engine.build(fake.project, fast, jobs=1, fast=True, log=lambda _: None)

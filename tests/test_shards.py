@@ -1,4 +1,4 @@
-"""Beyond one machine: shards split the jobs exactly once; merged shards equal one run."""
+"""Beyond one machine: shards split the runs exactly once; merged shards equal one run."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dlnotes.project import FULL, Workspace
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5])
-def test_every_job_lands_in_exactly_one_shard(count: int) -> None:
+def test_every_snippet_lands_in_exactly_one_shard(count: int) -> None:
     names = [f"s{i}" for i in range(7)]
     runtimes = {f"s{i}": Entry("ok", runtime_s=float(i * 10)) for i in range(6)}  # s6 never ran
     split = shards.assign(names, runtimes, count)
