@@ -433,3 +433,14 @@ def test_a_stale_figure_says_so_openly_not_in_a_collapsed_note(tmp_path: Path) -
     assert re.search(r'<p class="dlnotes-provenance dlnotes-stale"><strong>⚠ Stale:</strong> '
                      r'<a href="../downloads/alpha.py"[^>]*><code>snippets/alpha.py</code></a> '
                      r"failed in this build \(exit code 1\)", html), html
+
+
+def test_the_lightbox_shows_one_palettes_figures_not_both_twins(quick_site: Path) -> None:
+    """Clicking a figure opens a gallery of the figures of the palette on screen only."""
+    wrong = []
+    for html in quick_site.rglob("*.html"):
+        for link in re.findall(r'<a class="glightbox"[^>]*>', html.read_text(encoding="utf-8")):
+            for palette in ("light", "dark"):
+                if f"#only-{palette}" in link and f'data-gallery="{palette}"' not in link:
+                    wrong.append(f"{html.relative_to(quick_site)}: {link[:120]}")
+    assert wrong == []
