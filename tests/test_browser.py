@@ -4,8 +4,8 @@ The site is served on 127.0.0.1 from the quick-mode build. Every page must load 
 console error and no request to any other host, show every image, and work in both palettes;
 pass axe-core with no serious or critical violation in either palette; fit a 375-px phone
 without sideways scrolling; weigh at most 1.5 MB on a cold load; and show no figure text
-smaller than 11 CSS px. Screenshots of every page in both palettes and on a phone go to
-`screenshots/` (git-ignored) for people to look at.
+smaller than 11 CSS px, on a laptop or on a phone. Screenshots of every page in both palettes
+and on a phone go to `screenshots/` (git-ignored) for people to look at.
 
 DLNOTES_BROWSE_SITE=<folder> checks an already built site instead of building one (to iterate
 on the theme without re-running every snippet). A per-page check that passed on a page whose
@@ -55,12 +55,8 @@ def test_page_loads_offline_with_its_images_in_both_palettes(
     assert response is not None and response.status == 200
     name = path.strip("/").replace("/", "-") or "home"
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}-light.png", full_page=True)
-    # Lazy images (below the fold, or for the other palette) load only when asked to.
-    page.evaluate("""() => Promise.all([...document.querySelectorAll('article img')].map(img => {
-        img.loading = 'eager';
-        return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
-    }))""")
+    _load_lazy_images(page)
+    page.screenshot(path=SCREENSHOTS / f"{name}-light.png", full_page=True, timeout=120_000)
     images = page.eval_on_selector_all(
         "article img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth, e.alt])")
     assert [src for src, width, _ in images if width == 0] == [], "images that did not load"
@@ -68,10 +64,19 @@ def test_page_loads_offline_with_its_images_in_both_palettes(
         "images without alt text that says what they show"
     page.click("form[data-md-component=palette] label:not([hidden])")
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
-    page.screenshot(path=SCREENSHOTS / f"{name}-dark.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}-dark.png", full_page=True, timeout=120_000)
     page.close()
     assert [url for url in requests if urlparse(url).hostname != "127.0.0.1"] == []
     assert errors == []
+
+
+def _load_lazy_images(page) -> None:
+    """Lazy images (below the fold, or for the other palette) load only when asked to; a
+    full-page screenshot does not ask."""
+    page.evaluate("""() => Promise.all([...document.querySelectorAll('article img')].map(img => {
+        img.loading = 'eager';
+        return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
+    }))""")
 
 
 @pytest.mark.parametrize(("query", "page"), [
@@ -139,8 +144,9 @@ PHONE_WIDTH = 375  # CSS px; a mobile browser widens its layout to fit what over
 
 @pytest.mark.reuse("page")
 @pytest.mark.parametrize("path", _page_urls())
-def test_a_phone_never_scrolls_the_page_sideways(browser, site: Path, base_url: str,
-                                                  path: str) -> None:
+def test_a_phone_never_scrolls_the_page_sideways_and_shows_legible_figures(
+        browser, site: Path, base_url: str, path: str) -> None:
+    """A figure may pan sideways inside the column (as a wide table does), never the page."""
     phone = browser.new_context(viewport={"width": PHONE_WIDTH, "height": 812},
                                 device_scale_factor=2,
                                 is_mobile=True, has_touch=True)
@@ -148,15 +154,18 @@ def test_a_phone_never_scrolls_the_page_sideways(browser, site: Path, base_url: 
     page.goto(base_url + path, wait_until="networkidle")
     name = path.strip("/").replace("/", "-") or "home"
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True)
+    _load_lazy_images(page)
+    page.screenshot(path=SCREENSHOTS / f"{name}-phone.png", full_page=True, timeout=120_000)
+    small = _small_figure_text(page, site, base_url + path)
     width = page.evaluate("document.documentElement.scrollWidth")
     wide = page.evaluate("""() => [...document.querySelectorAll('article *')]
         .filter(e => e.getBoundingClientRect().right > 376
                      && !e.closest('pre, table, .md-typeset__scrollwrap, .jp-OutputArea-output,'
-                                    + ' .highlight, .katex-display, .mermaid'))
+                                    + ' .highlight, .katex-display, .mermaid, .dlnotes-figure'))
         .slice(0, 3).map(e => e.tagName + '.' + e.className)""")
     phone.close()
     assert width <= PHONE_WIDTH, f"{width} px wide on a {PHONE_WIDTH}-px phone: {wide}"
+    assert small == [], "figure text too small to read on a phone (figures may pan sideways)"
 
 
 PAGE_BUDGET = 1_500_000  # bytes, as a plain static server sends them (no compression)
@@ -186,12 +195,17 @@ MIN_TEXT_PX = 11
 @pytest.mark.parametrize("path", _page_urls())
 def test_no_text_in_a_figure_is_smaller_than_11_px_as_shown(
         context, site: Path, base_url: str, path: str) -> None:
-    """Each figure's PNG records its smallest text in points (`smallest-text-pt=X` in its
-    Comment, written by the snippet's save_figure). Shown at W CSS px from a P-px-wide file
-    made at D dpi, that text is X * D / 72 * W / P px tall. (The example notebooks' inline
-    figures carry no such record yet: they are not checked here.)"""
+    """On a laptop (1280 px). Each figure's PNG records its smallest text in points
+    (`smallest-text-pt=X` in its Comment, written by the snippet's save_figure). Shown at W CSS
+    px from a P-px-wide file made at D dpi, that text is X * D / 72 * W / P px tall. (The
+    example notebooks' inline figures carry no such record yet: they are not checked here.)"""
     page = context.new_page()
     page.goto(base_url + path, wait_until="networkidle")
+    assert _small_figure_text(page, site, base_url + path) == []
+
+
+def _small_figure_text(page, site: Path, url: str) -> list[str]:
+    """The figures on the page whose smallest text is shown below MIN_TEXT_PX."""
     # A figure's twin for the other palette is hidden: it would be shown as wide as this one.
     shown = page.evaluate("""() => [...document.querySelectorAll(
             'article figure.dlnotes-figure')]
@@ -202,7 +216,7 @@ def test_no_text_in_a_figure_is_smaller_than_11_px_as_shown(
         })""")
     small = []
     for src, displayed in shown:
-        file = site / urlparse(urljoin(base_url + path, src)).path.lstrip("/")
+        file = site / urlparse(urljoin(url, src)).path.lstrip("/")
         png = read_png(file.read_bytes())
         assert png is not None, f"{src} is no PNG"
         match = re.fullmatch(r"smallest-text-pt=([\d.]+)", png.comment)
@@ -212,4 +226,4 @@ def test_no_text_in_a_figure_is_smaller_than_11_px_as_shown(
         px = float(match[1]) * png.dpi / 72 * displayed / png.width
         if px < MIN_TEXT_PX:
             small.append(f"{src}: {match[1]} pt shown at {px:.1f} px")
-    assert small == []
+    return small

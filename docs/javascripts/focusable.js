@@ -3,7 +3,8 @@
 // a box overflows can change after the first paint (styles, a <details> opened, the window
 // resized), so every box is watched and checked again whenever its size changes.
 const SCROLLABLES = [".md-typeset__scrollwrap", ".md-typeset pre > code",
-                     ".jp-OutputArea-output", ".highlight-ipynb"].join(", ");
+                     ".jp-OutputArea-output", ".highlight-ipynb",
+                     ".md-typeset figure.dlnotes-figure"].join(", ");
 
 function focusIfScrollable(box) {
   if (box.scrollWidth > box.clientWidth && !box.hasAttribute("tabindex")) {
