@@ -275,7 +275,7 @@ valid_mask = torch.as_tensor(np.stack([np.arange(valid_len) < len(va)
                                        for _, va in splits]))
 model = SideBySide(N_SEEDS, len(CLASSES)).to(device)
 steps = min(len(tr) for tr, _ in splits) // BATCH_SIZE
-optimizer = torch.optim.Adam(model.parameters())
+optimizer = torch.optim.Adam(model.parameters(), foreach=True)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(
     optimizer, max_lr=LEARNING_RATE, epochs=EPOCHS, steps_per_epoch=steps)
 loss_fn = nn.CrossEntropyLoss()

@@ -226,7 +226,7 @@ x_all = ((x_all - x_all.mean()) / x_all.std()).to(device)
 y_all = torch.as_tensor(labels).to(device)
 model = SideBySide(N_SEEDS, len(CLASSES)).to(device)
 steps = train_idx.shape[1] // BATCH_SIZE
-optimizer = torch.optim.Adam(model.parameters())
+optimizer = torch.optim.Adam(model.parameters(), foreach=True)
 scheduler = torch.optim.lr_scheduler.OneCycleLR(
     optimizer, max_lr=LEARNING_RATE, epochs=EPOCHS, steps_per_epoch=steps)
 loss_fn = nn.CrossEntropyLoss()

@@ -40,7 +40,7 @@ NOISE = 0.3        # standard deviation of the unpredictable part of a price
 VALID_FRACTION = 0.25
 EMBEDDING_DIM = 4
 HIDDEN = 64
-EPOCHS = 6 if QUICK else 30
+EPOCHS = 6 if QUICK else 20
 BATCH_SIZE = 256
 LEARNING_RATE = 5e-3
 WEIGHT_DECAY = 1e-4
@@ -256,7 +256,7 @@ def train_nets(zip_encoding):
     torch.manual_seed(0)  # each seed's copy gets its own draw of weights
     nets = TabularNets(zip_encoding, N_SEEDS).to(device)
     optimizer = torch.optim.AdamW(nets.parameters(), lr=LEARNING_RATE,
-                                  weight_decay=WEIGHT_DECAY)
+                                  weight_decay=WEIGHT_DECAY, foreach=True)
     n_train = y.shape[1]
     steps = EPOCHS * -(-n_train // BATCH_SIZE)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
