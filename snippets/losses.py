@@ -173,10 +173,12 @@ def losses_of(logits, y):
     return flat.view(y.shape).mean(dim=1)
 
 
-def evaluate(x, y):
-    """Loss and error rate per seed, in eval mode (dropout off)."""
-    model.eval()
-    with torch.no_grad():
+def evaluate(x, y, dropout=False):
+    """Loss and error rate per seed, in eval mode (dropout off) unless
+    `dropout`; the random generator is left as it was, so measuring does
+    not change the training."""
+    model.train(dropout)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         logits = model(x)
     wrong = (logits.argmax(dim=-1) != y).float().mean(dim=1)
     return losses_of(logits, y), wrong
@@ -199,9 +201,11 @@ for epoch in range(EPOCHS):
         optimizer.step()
         steps += 1
         smoothed = SMOOTHING * smoothed + (1 - SMOOTHING) * loss.detach()
+    last_batch = loss.detach()  # what SMOOTHING = 0 would report
     train_loss = smoothed / (1 - SMOOTHING**steps)  # debiased, as fastai
     valid_loss, error_rate = evaluate(x_valid, y_valid)
     train_loss_eval, _ = evaluate(x_seen, y_seen)
+    train_loss_dropout, _ = evaluate(x_seen, y_seen, dropout=True)
     seconds = time.perf_counter() - start
     for s in SEEDS:
         history.append({
@@ -211,6 +215,8 @@ for epoch in range(EPOCHS):
             "error_rate": error_rate[s].item(),
             "time": seconds / N_SEEDS,
             "train_loss_eval": train_loss_eval[s].item(),
+            "train_loss_dropout": train_loss_dropout[s].item(),
+            "last_batch_loss": last_batch[s].item(),
         })
     print(f"epoch {epoch}: train_loss {train_loss.mean():.4f}  "
           f"valid_loss {valid_loss.mean():.4f}  "
@@ -324,12 +330,27 @@ metrics = {
     "window": WINDOW,
     "n_train": n_train,
     "n_valid": n_valid,
+    "last_batch_size": n_train % BATCH_SIZE or BATCH_SIZE,
     "first_train_loss": round(first["train_loss"].mean(), 4),
     "first_valid_loss": round(first["valid_loss"].mean(), 4),
     "first_train_above_valid_runs": int(
         (first["train_loss"] > first["valid_loss"]).sum()),
     "final_train_loss": round(last["train_loss"].mean(), 4),
     "final_train_loss_eval": round(last["train_loss_eval"].mean(), 4),
+    "final_train_loss_dropout": round(last["train_loss_dropout"].mean(), 4),
+    "first_last_batch_loss": round(first["last_batch_loss"].mean(), 4),
+    "first_last_batch_above_valid_runs": int(
+        (first["last_batch_loss"] > first["valid_loss"]).sum()),
+    "last_batch_above_valid_epochs_mean": round(float(
+        (per_seed["last_batch_loss"] > per_seed["valid_loss"]).sum().mean()),
+        1),
+    "valid_loss_rise_runs": int(
+        (last["valid_loss"] > per_seed["valid_loss"].min()).sum()),
+    "error_rate_rise_runs": int(
+        (tail["error_rate"] > per_seed["error_rate"].min()
+         + 1 / n_valid).sum()),
+    "valid_loss_min_epoch_mean": round(float(
+        per_seed["valid_loss"].idxmin().mean()), 1),
     "final_valid_loss": round(last["valid_loss"].mean(), 4),
     "eval_train_below_valid_runs": int(
         (last["train_loss_eval"] < last["valid_loss"]).sum()),

@@ -346,6 +346,25 @@ def draw_panels(kind):
 save_figure(draw_panels("accuracy"), "curves")
 save_figure(draw_panels("loss"), "losses")
 
+
+def sig(values):
+    """Round to 4 significant digits: a small, deterministic JSON."""
+    return [float(f"{v:.4g}") for v in values]
+
+
+# The interactive figure's data: per run and epoch, mean and std over the
+# seeds, and the early-stopping pick (the best epoch, as in the figures).
+widget = {"epochs": EPOCHS, "n_seeds": N_SEEDS, "runs": [{
+    "name": run, "title": TITLES[run],
+    "best_epoch": summaries[run]["best_epoch"],
+    **{key: {"mean": sig(curves[run][key].mean(axis=1)),
+             "std": sig(curves[run][key].std(axis=1, ddof=0))}
+       for key in ("train_accuracy", "valid_accuracy", "train_loss",
+                   "valid_loss")},
+} for run in RUNS]}
+(OUT / "widget_epochs.json").write_text(
+    json.dumps(widget, separators=(",", ":")) + "\n")
+
 metrics = {
     **summaries["noisy"],  # the headline numbers are those of the noisy run
     "n_seeds": N_SEEDS,
