@@ -29,14 +29,11 @@ N_VALID = 200 if QUICK else 400
 EPOCHS = 15 if QUICK else 60
 BATCH_SIZE, LEARNING_RATE, HIDDEN, WINDOW = 32, 1e-3, 256, 3
 SEEDS = list(range(N_SEEDS))
-# name: (training images, share of wrong labels, weight decay, epochs)
-VARIANTS = {
-    "weight_decay": (150, 0.2, 1e-2, EPOCHS),
-    "noise_40": (150, 0.4, 0.0, EPOCHS),
-    # four times the images: a quarter of the epochs is the same number
-    # of weight updates
-    "n_train_600": (600, 0.2, 0.0, EPOCHS // 4),
-}
+# name: (share of wrong labels, weight decay); the first two train side
+# by side on 150 images, the third on four times the images for a quarter
+# of the epochs (the same number of weight updates).
+VARIANTS = {"weight_decay": (0.2, 1e-2), "noise_40": (0.4, 0.0)}
+MORE_DATA = {"n_train_600": (0.2, 0.0)}
 
 OUT = Path(os.environ.get("DLNOTES_OUT", "outputs/solution_overfitting"))
 try:
@@ -51,12 +48,13 @@ labels = torch.tensor(digits.target)
 
 
 # --8<-- [start:run]
-# One set-up, its seeds side by side: the data, labels, initial weights
-# and batch order of each seed are drawn as on the page. Weight decay is
-# added to the gradient, as torch.optim.Adam's weight_decay does.
-def run(n_train, noise, decay, epochs):
+# Set-ups and seeds side by side, one model each: the data, labels,
+# initial weights and batch order of each seed are drawn as on the page.
+# Weight decay is added to the gradient, as torch.optim.Adam's does.
+def run(setups, n_train, epochs):
+    models = [(noise, decay, s) for noise, decay in setups for s in SEEDS]
     xs, ys, xv, yv = [], [], [], []
-    for seed in SEEDS:
+    for noise, _, seed in models:
         train_idx, valid_idx = train_test_split(
             np.arange(len(labels)), train_size=n_train, random_state=seed,
             stratify=digits.target)
@@ -72,19 +70,19 @@ def run(n_train, noise, decay, epochs):
         yv.append(labels[valid_idx[:N_VALID]])
     xs, ys, xv, yv = map(torch.stack, (xs, ys, xv, yv))
     # The simple baseline: nearest class mean of the (noisy) training images.
-    onehot = F.one_hot(ys, 10).float()  # (seeds, images, 10)
+    onehot = F.one_hot(ys, 10).float()  # (models, images, 10)
     centroids = onehot.transpose(1, 2) @ xs / onehot.sum(1)[..., None]
-    nearest = torch.cdist(xv, centroids).argmin(-1)
-    baseline = (nearest == yv).float().mean(1)  # one value per seed
-    weights = []
+    baseline = (torch.cdist(xv, centroids).argmin(-1) == yv).float().mean(1)
+    first = {}
     for seed in SEEDS:  # PyTorch's default nn.Linear initialisation
         g = torch.Generator().manual_seed(seed)
-        weights.append([(torch.rand(shape, generator=g) * 2 - 1) * n ** -0.5
-                        for n, m in ((64, HIDDEN), (HIDDEN, HIDDEN),
-                                     (HIDDEN, 10))
-                        for shape in ((n, m), (1, m))])
-    weights = [torch.stack(w).requires_grad_()
-               for w in zip(*weights, strict=True)]
+        first[seed] = [(torch.rand(shape, generator=g) * 2 - 1) * n ** -0.5
+                       for n, m in ((64, HIDDEN), (HIDDEN, HIDDEN),
+                                    (HIDDEN, 10))
+                       for shape in ((n, m), (1, m))]
+    weights = [torch.stack([first[s][k] for *_, s in models])
+               .requires_grad_() for k in range(6)]
+    decay = torch.tensor([d for _, d, _ in models])[:, None, None]
 
     def mlp(x):
         for i in range(0, len(weights), 2):
@@ -98,18 +96,19 @@ def run(n_train, noise, decay, epochs):
 
     m = [torch.zeros_like(w) for w in weights]
     v = [torch.zeros_like(w) for w in weights]
-    gens = [torch.Generator().manual_seed(s) for s in SEEDS]
-    rows = torch.arange(N_SEEDS)[:, None]
+    gens = {s: torch.Generator().manual_seed(s) for s in SEEDS}
+    rows = torch.arange(len(models))[:, None]
     train_acc, valid_acc, t = [], [], 0
     for _ in range(epochs):
-        order = torch.stack([torch.randperm(n_train, generator=g)
-                             for g in gens])
+        order = {s: torch.randperm(n_train, generator=g)
+                 for s, g in gens.items()}  # one order per seed
+        order = torch.stack([order[s] for *_, s in models])
         for batch in order.split(BATCH_SIZE, dim=1):
             loss = F.cross_entropy(mlp(xs[rows, batch]).transpose(1, 2),
                                    ys[rows, batch])
             for w in weights:
                 w.grad = None
-            (loss * N_SEEDS).backward()  # each model: its own mean loss
+            (loss * len(models)).backward()  # each model: its own mean
             t += 1
             with torch.no_grad():  # Adam, as on the page, plus decay
                 for w, mw, vw in zip(weights, m, v, strict=True):
@@ -121,8 +120,12 @@ def run(n_train, noise, decay, epochs):
                                / (1 - 0.9**t))
         train_acc.append(accuracy(xs, ys))
         valid_acc.append(accuracy(xv, yv))
-    # (epochs, seeds), (epochs, seeds), (seeds,)
-    return torch.stack(train_acc), torch.stack(valid_acc), baseline
+    # per set-up: (epochs, seeds), (epochs, seeds), (seeds,)
+    train_acc, valid_acc = torch.stack(train_acc), torch.stack(valid_acc)
+    return [(train_acc[:, k * N_SEEDS:(k + 1) * N_SEEDS],
+             valid_acc[:, k * N_SEEDS:(k + 1) * N_SEEDS],
+             baseline[k * N_SEEDS:(k + 1) * N_SEEDS])
+            for k in range(len(setups))]
 # --8<-- [end:run]
 
 
@@ -133,13 +136,19 @@ def ms(values):
     return round(float(values.mean()), 4), round(float(values.std()), 4)
 
 
+results = {
+    **dict(zip(VARIANTS, run(VARIANTS.values(), 150, EPOCHS), strict=True)),
+    **dict(zip(MORE_DATA, run(MORE_DATA.values(), 600, EPOCHS // 4),
+               strict=True)),
+}
 metrics = {"n_seeds": N_SEEDS, "n_valid": N_VALID, "window": WINDOW}
-for name, (n_train, noise, decay, epochs) in VARIANTS.items():
-    train_acc, valid_acc, baseline = run(n_train, noise, decay, epochs)
+for name, (train_acc, valid_acc, baseline) in results.items():
+    noise, decay = {**VARIANTS, **MORE_DATA}[name]
     best = int(valid_acc.mean(1).argmax())
     final = valid_acc[-WINDOW:].mean(0)
-    out = {"n_train": n_train, "noise": noise, "weight_decay": decay,
-           "epochs": epochs, "best_epoch": best,
+    out = {"n_train": 600 if name in MORE_DATA else 150, "noise": noise,
+           "weight_decay": decay, "epochs": len(valid_acc),
+           "best_epoch": best,
            "perfect_runs": int((train_acc == 1).any(0).sum())}
     for key, values in (("best_valid_accuracy", valid_acc[best]),
                         ("final_valid_accuracy", final),

@@ -110,8 +110,10 @@
     var width = Math.max(300, Math.round(this.root.clientWidth || 640));
     this.width = this.root.clientWidth;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var left = 52, right = 12, top = 22, panel = 120, gap = 40;
-    var height = top + data.runs.length * (panel + gap) + 8;
+    var left = 52, right = 12, panel = 120, gap = 40;
+    var rows = width < 480 ? 2 : 1;  // the legend wraps on a phone
+    var top = 26 + 18 * rows;
+    var height = top + data.runs.length * (panel + gap) - gap + 26;
     svg.setAttribute("viewBox", "0 0 " + width + " " + height);
     svg.setAttribute("width", String(width));
     svg.setAttribute("height", String(height));
@@ -135,7 +137,7 @@
         });
       });
       if (this.metric === "accuracy") {
-        lo = Math.max(0, Math.floor(Math.max(lo, 0.4) * 10) / 10);
+        lo = Math.max(0, Math.floor(lo * 10) / 10);
         hi = 1;
       } else {
         lo = 0;
@@ -195,17 +197,23 @@
       this.dots.push({dots: dots, y: y, series: series});
     }, this);
     var legend = el("g", {"class": "ofw-legend"}, svg);
-    var lx = left;
+    var lx = left, ly = 12;
     [["train", "training set"], ["valid", "validation set"],
-     ["pick", "\u2605 early-stopping pick"]].forEach(function (item) {
-      if (item[0] !== "pick") {
-        el("line", {x1: lx, x2: lx + 18, y1: 8, y2: 8,
-                    "class": "ofw-line ofw-" + item[0]}, legend);
-        lx += 22;
+     ["pick", "\u2605 early-stopping pick"]].forEach(function (item, k) {
+      if (rows > 1 && k === 2) {
+        lx = left;
+        ly += 18;
       }
-      var t = el("text", {x: lx, y: 12, "class": "ofw-tick"}, legend);
+      if (item[0] !== "pick") {
+        el("line", {x1: lx, x2: lx + 18, y1: ly - 4, y2: ly - 4,
+                    "class": "ofw-line ofw-" + item[0]}, legend);
+        lx += 24;
+      }
+      var t = el("text", {x: lx, y: ly, "class": "ofw-tick" +
+                          (item[0] === "pick" ? " ofw-picklabel" : "")},
+                 legend);
       t.textContent = item[1];
-      lx += 8 * item[1].length + 14;
+      lx += 7 * item[1].length + 22;
     });
   };
 
@@ -231,15 +239,20 @@
     data.runs.forEach(function (run) {
       var va = run.valid_accuracy, b = run.best_epoch;
       var diff = va.mean[e] - va.mean[b];
+      var against = " against the pick (epoch " + b + ", " +
+                    pct(va.mean[b]) + ")";
       var verdict = e === b ? "this is the early-stopping pick"
-        : (diff < 0 ? "costs " : "gains ") + points(diff).replace(/^[+-]/, "") +
-          " of validation accuracy against the pick (epoch " + b + ", " +
-          pct(va.mean[b]) + ")";
+        : Math.abs(diff) < 0.0005
+          ? "stopping here gives the same validation accuracy" + against
+          : "stopping here " + (diff < 0 ? "costs " : "gains ") +
+            points(Math.abs(diff)).replace(/^[+]/, "") +
+            " of validation accuracy" + against;
       html("li", {"data-run": run.name}, list,
-           run.title + ": training accuracy " + pct(run.train_accuracy.mean[e]) +
-           ", validation accuracy " + pct(va.mean[e]) + " \u00b1 " +
-           pct(va.std[e]) + ", validation loss " +
-           run.valid_loss.mean[e].toFixed(3) + "; stopping here " + verdict +
+           run.title + ": training accuracy " +
+           pct(run.train_accuracy.mean[e]) + ", validation accuracy " +
+           pct(va.mean[e]) + " \u00b1 " + pct(va.std[e]) +
+           "; loss " + run.train_loss.mean[e].toFixed(3) + " (training), " +
+           run.valid_loss.mean[e].toFixed(3) + " (validation); " + verdict +
            ".");
     });
   };
