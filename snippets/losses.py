@@ -31,7 +31,7 @@ from torch import nn
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 N_SEEDS = 2 if QUICK else 5  # independent runs, trained side by side
-EPOCHS = 3 if QUICK else 12
+EPOCHS = 3 if QUICK else 10
 BATCH_SIZE = 64
 LEARNING_RATE = 3e-3
 SMOOTHING = 0.98  # fastai's train_loss: moving average of the batch losses
@@ -154,12 +154,40 @@ class SideBySide(nn.Module):
         return logits + self.bias[:, None]
 
 
+class Adam:
+    """torch.optim.Adam's update with its default settings, written out:
+    torch.optim imports torch._dynamo on first use, seconds of start-up
+    for a run this small. m and v are moving averages of the gradient and
+    of its square; each step moves a weight by lr * m / (sqrt(v) + eps),
+    both debiased like train_loss."""
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.eps = list(params), lr, eps
+        self.betas, self.t = betas, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        b1, b2 = self.betas
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v.sqrt() / (1 - b2**self.t) ** 0.5).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
+
+
 models = []
 for seed in SEEDS:
     torch.manual_seed(seed)  # each seed's CNN starts from its own weights
     models.append(make_model())
 model = SideBySide(models).to(device)
-optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+optimizer = Adam(model.parameters(), lr=LEARNING_RATE)
 # --8<-- [end:batched]
 
 
@@ -173,10 +201,12 @@ def losses_of(logits, y):
     return flat.view(y.shape).mean(dim=1)
 
 
-def evaluate(x, y):
-    """Loss and error rate per seed, in eval mode (dropout off)."""
-    model.eval()
-    with torch.no_grad():
+def evaluate(x, y, dropout=False):
+    """Loss and error rate per seed, in eval mode (dropout off) unless
+    `dropout`; the random generator is left as it was, so measuring does
+    not change the training."""
+    model.train(dropout)
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
         logits = model(x)
     wrong = (logits.argmax(dim=-1) != y).float().mean(dim=1)
     return losses_of(logits, y), wrong
@@ -199,9 +229,11 @@ for epoch in range(EPOCHS):
         optimizer.step()
         steps += 1
         smoothed = SMOOTHING * smoothed + (1 - SMOOTHING) * loss.detach()
+    last_batch = loss.detach()  # what SMOOTHING = 0 would report
     train_loss = smoothed / (1 - SMOOTHING**steps)  # debiased, as fastai
     valid_loss, error_rate = evaluate(x_valid, y_valid)
     train_loss_eval, _ = evaluate(x_seen, y_seen)
+    train_loss_dropout, _ = evaluate(x_seen, y_seen, dropout=True)
     seconds = time.perf_counter() - start
     for s in SEEDS:
         history.append({
@@ -211,6 +243,8 @@ for epoch in range(EPOCHS):
             "error_rate": error_rate[s].item(),
             "time": seconds / N_SEEDS,
             "train_loss_eval": train_loss_eval[s].item(),
+            "train_loss_dropout": train_loss_dropout[s].item(),
+            "last_batch_loss": last_batch[s].item(),
         })
     print(f"epoch {epoch}: train_loss {train_loss.mean():.4f}  "
           f"valid_loss {valid_loss.mean():.4f}  "
@@ -251,6 +285,7 @@ per_seed = table.pivot(index="epoch", columns="seed")  # (epochs, seeds)
 mean = per_seed.T.groupby(level=0).mean().T
 std = per_seed.T.groupby(level=0).std(ddof=0).T
 tail = per_seed.iloc[-WINDOW:].mean()  # last-3-epoch mean, per seed
+before = per_seed.iloc[-2 * WINDOW:-WINDOW].mean()  # the 3 epochs before
 cnn_error = tail["error_rate"].to_numpy()
 base_error = np.array(baseline_errors)
 above = (per_seed["train_loss"] > per_seed["valid_loss"]).sum().to_numpy()
@@ -324,12 +359,27 @@ metrics = {
     "window": WINDOW,
     "n_train": n_train,
     "n_valid": n_valid,
+    "last_batch_size": n_train % BATCH_SIZE or BATCH_SIZE,
     "first_train_loss": round(first["train_loss"].mean(), 4),
     "first_valid_loss": round(first["valid_loss"].mean(), 4),
     "first_train_above_valid_runs": int(
         (first["train_loss"] > first["valid_loss"]).sum()),
     "final_train_loss": round(last["train_loss"].mean(), 4),
     "final_train_loss_eval": round(last["train_loss_eval"].mean(), 4),
+    "final_train_loss_dropout": round(last["train_loss_dropout"].mean(), 4),
+    "first_last_batch_loss": round(first["last_batch_loss"].mean(), 4),
+    "first_last_batch_above_valid_runs": int(
+        (first["last_batch_loss"] > first["valid_loss"]).sum()),
+    "last_batch_above_valid_epochs_mean": round(float(
+        (per_seed["last_batch_loss"] > per_seed["valid_loss"]).sum().mean()),
+        1),
+    # still improving? the last 3 epochs against the 3 before them
+    "valid_loss_rise_runs": int((tail["valid_loss"] > before[
+        "valid_loss"]).sum()),
+    "error_rate_rise_runs": int((tail["error_rate"] > before[
+        "error_rate"]).sum()),
+    "valid_loss_min_epoch_mean": round(float(
+        per_seed["valid_loss"].idxmin().mean()), 1),
     "final_valid_loss": round(last["valid_loss"].mean(), 4),
     "eval_train_below_valid_runs": int(
         (last["train_loss_eval"] < last["valid_loss"]).sum()),

@@ -31,9 +31,9 @@ from sklearn.model_selection import train_test_split
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 N_SEEDS = 2 if QUICK else 5
 N_TRAIN = 150          # a small slice of the 1,797 digits: 15 per class
-N_VALID = 200 if QUICK else 600  # validation images per seed
+N_VALID = 200 if QUICK else 400  # validation images per seed
 NOISE = 0.20           # share of training labels replaced by a wrong class
-EPOCHS = 15 if QUICK else 80
+EPOCHS = 15 if QUICK else 60
 BATCH_SIZE = 32
 LEARNING_RATE = 1e-3
 HIDDEN = 256           # 64 -> 256 -> 256 -> 10: about 85,000 weights
@@ -157,6 +157,38 @@ def shift(x, generator):
 # --8<-- [end:model]
 
 
+# --8<-- [start:adam]
+# Adam, written out (torch.optim would import torch._dynamo: seconds of
+# start-up); it works on a list of tensors like the stacked weights.
+class Adam:
+    """torch.optim.Adam's update with its default settings, written out:
+    torch.optim imports torch._dynamo on first use, seconds of start-up
+    for a run this small. m and v are moving averages of the gradient and
+    of its square; each step moves a weight by lr * m / (sqrt(v) + eps),
+    both debiased like train_loss."""
+
+    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
+        self.params, self.lr, self.eps = list(params), lr, eps
+        self.betas, self.t = betas, 0
+        self.m = [torch.zeros_like(p) for p in self.params]
+        self.v = [torch.zeros_like(p) for p in self.params]
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        self.t += 1
+        b1, b2 = self.betas
+        for p, m, v in zip(self.params, self.m, self.v, strict=True):
+            m.lerp_(p.grad, 1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            denom = (v.sqrt() / (1 - b2**self.t) ** 0.5).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
+# --8<-- [end:adam]
+
+
 # --8<-- [start:train]
 # All 15 models train together; after every epoch each is measured on
 # its training images (against the labels it learns from) and on its
@@ -170,7 +202,7 @@ def measure(weights, x, y):
 
 
 weights = init_weights()
-optimizer = torch.optim.Adam(weights, lr=LEARNING_RATE)
+optimizer = Adam(weights, lr=LEARNING_RATE)
 generators = {s: torch.Generator().manual_seed(s) for s in SEEDS}
 shifts = torch.Generator().manual_seed(len(SEEDS))  # for the augmentation
 rows = torch.arange(len(MODELS))[:, None]
@@ -345,6 +377,25 @@ def draw_panels(kind):
 
 save_figure(draw_panels("accuracy"), "curves")
 save_figure(draw_panels("loss"), "losses")
+
+
+def sig(values):
+    """Round to 4 significant digits: a small, deterministic JSON."""
+    return [float(f"{v:.4g}") for v in values]
+
+
+# The interactive figure's data: per run and epoch, mean and std over the
+# seeds, and the early-stopping pick (the best epoch, as in the figures).
+widget = {"epochs": EPOCHS, "n_seeds": N_SEEDS, "runs": [{
+    "name": run, "title": TITLES[run],
+    "best_epoch": summaries[run]["best_epoch"],
+    **{key: {"mean": sig(curves[run][key].mean(axis=1)),
+             "std": sig(curves[run][key].std(axis=1, ddof=0))}
+       for key in ("train_accuracy", "valid_accuracy", "train_loss",
+                   "valid_loss")},
+} for run in RUNS]}
+(OUT / "widget_epochs.json").write_text(
+    json.dumps(widget, separators=(",", ":")) + "\n")
 
 metrics = {
     **summaries["noisy"],  # the headline numbers are those of the noisy run
