@@ -154,40 +154,12 @@ class SideBySide(nn.Module):
         return logits + self.bias[:, None]
 
 
-class Adam:
-    """torch.optim.Adam's update with its default settings, written out:
-    torch.optim imports torch._dynamo on first use, seconds of start-up
-    for a run this small. m and v are moving averages of the gradient and
-    of its square; each step moves a weight by lr * m / (sqrt(v) + eps),
-    both debiased like train_loss."""
-
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.eps = list(params), lr, eps
-        self.betas, self.t = betas, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        b1, b2 = self.betas
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            m.lerp_(p.grad, 1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            denom = (v.sqrt() / (1 - b2**self.t) ** 0.5).add_(self.eps)
-            p.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
-
-
 models = []
 for seed in SEEDS:
     torch.manual_seed(seed)  # each seed's CNN starts from its own weights
     models.append(make_model())
 model = SideBySide(models).to(device)
-optimizer = Adam(model.parameters(), lr=LEARNING_RATE)
+optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
 # --8<-- [end:batched]
 
 

@@ -157,38 +157,6 @@ def shift(x, generator):
 # --8<-- [end:model]
 
 
-# --8<-- [start:adam]
-# Adam, written out (torch.optim would import torch._dynamo: seconds of
-# start-up); it works on a list of tensors like the stacked weights.
-class Adam:
-    """torch.optim.Adam's update with its default settings, written out:
-    torch.optim imports torch._dynamo on first use, seconds of start-up
-    for a run this small. m and v are moving averages of the gradient and
-    of its square; each step moves a weight by lr * m / (sqrt(v) + eps),
-    both debiased like train_loss."""
-
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.eps = list(params), lr, eps
-        self.betas, self.t = betas, 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        b1, b2 = self.betas
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            m.lerp_(p.grad, 1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            denom = (v.sqrt() / (1 - b2**self.t) ** 0.5).add_(self.eps)
-            p.addcdiv_(m, denom, value=-self.lr / (1 - b1**self.t))
-# --8<-- [end:adam]
-
-
 # --8<-- [start:train]
 # All 15 models train together; after every epoch each is measured on
 # its training images (against the labels it learns from) and on its
@@ -202,7 +170,7 @@ def measure(weights, x, y):
 
 
 weights = init_weights()
-optimizer = Adam(weights, lr=LEARNING_RATE)
+optimizer = torch.optim.Adam(weights, lr=LEARNING_RATE)
 generators = {s: torch.Generator().manual_seed(s) for s in SEEDS}
 shifts = torch.Generator().manual_seed(len(SEEDS))  # for the augmentation
 rows = torch.arange(len(MODELS))[:, None]

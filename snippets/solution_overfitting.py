@@ -94,11 +94,10 @@ def run(setups, n_train, epochs):
         with torch.no_grad():
             return (mlp(x).argmax(-1) == y).float().mean(1)
 
-    m = [torch.zeros_like(w) for w in weights]
-    v = [torch.zeros_like(w) for w in weights]
+    optimizer = torch.optim.Adam(weights, lr=LEARNING_RATE)
     gens = {s: torch.Generator().manual_seed(s) for s in SEEDS}
     rows = torch.arange(len(models))[:, None]
-    train_acc, valid_acc, t = [], [], 0
+    train_acc, valid_acc = [], []
     for _ in range(epochs):
         order = {s: torch.randperm(n_train, generator=g)
                  for s, g in gens.items()}  # one order per seed
@@ -106,18 +105,12 @@ def run(setups, n_train, epochs):
         for batch in order.split(BATCH_SIZE, dim=1):
             loss = F.cross_entropy(mlp(xs[rows, batch]).transpose(1, 2),
                                    ys[rows, batch])
-            for w in weights:
-                w.grad = None
+            optimizer.zero_grad()
             (loss * len(models)).backward()  # each model: its own mean
-            t += 1
-            with torch.no_grad():  # Adam, as on the page, plus decay
-                for w, mw, vw in zip(weights, m, v, strict=True):
-                    grad = w.grad + decay * w
-                    mw.lerp_(grad, 0.1)
-                    vw.mul_(0.999).addcmul_(grad, grad, value=0.001)
-                    denom = (vw.sqrt() / (1 - 0.999**t) ** 0.5).add_(1e-8)
-                    w.addcdiv_(mw, denom, value=-LEARNING_RATE
-                               / (1 - 0.9**t))
+            with torch.no_grad():  # each model's own decay, added to its
+                for w in weights:  # gradient as Adam's weight_decay does
+                    w.grad += decay * w
+            optimizer.step()
         train_acc.append(accuracy(xs, ys))
         valid_acc.append(accuracy(xv, yv))
     # per set-up: (epochs, seeds), (epochs, seeds), (seeds,)
