@@ -49,7 +49,7 @@ PATCH = 25                      # lfw_subset images are 25x25
 PHOTO_SIZE = 256                # photos rescaled: long side 256 px
 PRETRAIN_STEPS = 40 if QUICK else 300   # batches of fresh random patches
 PRETRAIN_BATCH = 32
-EVAL_PATCHES = 500 if QUICK else 1000   # new patches, per seed
+EVAL_PATCHES = 500                      # new patches, per seed
 ADAPT_STEPS = 12 if QUICK else 40   # full-batch steps, any strategy
 LEARNING_RATE = 3e-3
 BODY_LR_DIVISOR = 10            # fine_tune: the unfrozen body learns slower
@@ -57,6 +57,8 @@ WIDTH = 16
 FEATURES = 4 * WIDTH            # what the body hands the head
 DIGITS_PRETRAIN_EPOCHS = 3 if QUICK else 10
 DIGITS_K = 5
+EARLY_STEPS = PRETRAIN_STEPS // 3   # exercise 2: a body pretrained less
+OTHER_DIVISORS = [1, 100]           # exercise 1: other body learning rates
 SEED = 0
 C_GRID = [0.01, 0.1, 1.0, 10.0]  # baselines: regularisation picked by CV
 
@@ -260,6 +262,8 @@ def pretrain_on_photos():
     optimizer = torch.optim.Adam([*body.values(), *head.values()],
                                  lr=LEARNING_RATE)
     for step in range(PRETRAIN_STEPS):
+        if step == EARLY_STEPS:  # a copy for exercise 2
+            early = {k: v.detach().clone() for k, v in body.items()}
         loss = loss_of(body, head, *batch(PRETRAIN_BATCH))
         optimizer.zero_grad()
         loss.backward()
@@ -270,14 +274,15 @@ def pretrain_on_photos():
     scores = accuracy(body, head, *batch(EVAL_PATCHES))  # unseen patches
     print(f"which-photo accuracy per seed: {scores.numpy().round(3)} "
           f"(chance {1 / len(photos):.3f})")
-    return {k: v.detach() for k, v in body.items()}, scores.numpy()
+    return ({k: v.detach() for k, v in body.items()}, scores.numpy(),
+            early)
 # --8<-- [end:model]
 
 
 # --8<-- [start:adapt]
 # Same budget for every strategy: ADAPT_STEPS full-batch steps on the same
 # labelled images, starting from the same random head.
-def adapt(strategy, start, x, y, n_classes):
+def adapt(strategy, start, x, y, n_classes, divisor=BODY_LR_DIVISOR):
     """Train a new head (and perhaps the body) per seed on (x, y).
 
     start: stacked pretrained body weights, or None for random ones.
@@ -311,13 +316,13 @@ def adapt(strategy, start, x, y, n_classes):
         train([{"params": head_params, "lr": LEARNING_RATE}],
               ADAPT_STEPS // 2, frozen=True)
         train([{"params": body_params,
-                "lr": LEARNING_RATE / BODY_LR_DIVISOR},
+                "lr": LEARNING_RATE / divisor},
                {"params": head_params, "lr": LEARNING_RATE / 2}],
               ADAPT_STEPS // 2, frozen=False)
     return body, head
 
 
-pretrained, pretrain_scores = pretrain_on_photos()
+pretrained, pretrain_scores, early_body = pretrain_on_photos()
 rows = []
 for k in K_VALUES:
     splits = [lfw_split(seed, k) for seed in SEEDS]
@@ -333,6 +338,27 @@ for k in K_VALUES:
         print(f"k={k:2d}  {strategy:9s}  accuracy per seed "
               f"{scores.numpy().round(3)}")
 # --8<-- [end:adapt]
+
+# --8<-- [start:exercises]
+# The exercises' variants, at k = 5, on the same seeds and images: other
+# learning rates for the unfrozen body (exercise 1), and the body as it
+# was after a third of the pretraining (exercise 2).
+splits = [lfw_split(seed, 5) for seed in SEEDS]
+train_idx = torch.tensor(np.stack([tr for tr, _ in splits]))
+test_idx = torch.tensor(np.stack([te for _, te in splits]))
+variant_rows = []
+variants = [(f"divisor_{d}", "fine_tune", pretrained, d)
+            for d in OTHER_DIVISORS]
+variants += [(f"early_{s}", s, early_body, BODY_LR_DIVISOR)
+             for s in ("frozen", "fine_tune")]
+for name, strategy, start, divisor in variants:
+    body, head = adapt(strategy, start, x_faces[train_idx],
+                       y_faces[train_idx], 2, divisor)
+    scores = accuracy(body, head, x_faces[test_idx], y_faces[test_idx])
+    variant_rows += [{"seed": seed, "variant": name, "accuracy": float(a)}
+                     for seed, a in zip(SEEDS, scores, strict=True)]
+    print(f"k=5 {name:16s} accuracy per seed {scores.numpy().round(3)}")
+# --8<-- [end:exercises]
 
 
 # --8<-- [start:baselines]
@@ -377,7 +403,10 @@ digit_body, digit_head = new_bodies(offset=500), new_heads(5, offset=600)
 optimizer = torch.optim.Adam([*digit_body.values(), *digit_head.values()],
                              lr=LEARNING_RATE)
 generator = torch.Generator().manual_seed(SEED)
-for _ in range(DIGITS_PRETRAIN_EPOCHS):  # each seed its own batch order
+for epoch in range(DIGITS_PRETRAIN_EPOCHS):  # each seed its own order
+    if epoch == 1:  # a copy after one epoch, for exercise 2
+        digit_early = {k: v.detach().clone()
+                       for k, v in [*digit_body.items(), *digit_head.items()]}
     order = torch.stack([torch.randperm(len(x_old), generator=generator)
                          for _ in SEEDS])
     for batch in order.split(64, dim=1):
@@ -388,6 +417,10 @@ for _ in range(DIGITS_PRETRAIN_EPOCHS):  # each seed its own batch order
 all_old = x_old.expand(len(SEEDS), *x_old.shape)
 digits_pretrain_scores = accuracy(digit_body, digit_head, all_old,
                                   y_old.expand(len(SEEDS), -1)).numpy()
+digits_early_scores = accuracy(  # exercise 2: after one epoch
+    {k: digit_early[k] for k in digit_body},
+    {k: digit_early[k] for k in digit_head}, all_old,
+    y_old.expand(len(SEEDS), -1)).numpy()
 print(f"digits 0-4: training accuracy {digits_pretrain_scores.round(3)}")
 digit_body = {k: v.detach() for k, v in digit_body.items()}
 
@@ -403,14 +436,19 @@ for seed in SEEDS:
 train_idx = torch.tensor(np.stack([tr for tr, _ in digit_splits]))
 test_idx = torch.tensor(np.stack([te for _, te in digit_splits]))
 digit_rows = []
-for strategy, start in [("scratch", digit_body), ("random_frozen", None),
-                        ("frozen", digit_body), ("fine_tune", digit_body)]:
-    body, head = adapt(strategy.removeprefix("random_"), start,
+early_body = {k: digit_early[k] for k in digit_body}
+DIGIT_RUNS = {  # name: (strategy, starting body); early_*: exercise 2
+    "scratch": ("scratch", None), "random_frozen": ("frozen", None),
+    "frozen": ("frozen", digit_body), "fine_tune": ("fine_tune", digit_body),
+    "early_frozen": ("frozen", early_body),
+    "early_fine_tune": ("fine_tune", early_body)}
+for name, (strategy, start) in DIGIT_RUNS.items():
+    body, head = adapt(strategy, start,
                        x_new[train_idx], y_new[train_idx], 5)
     scores = accuracy(body, head, x_new[test_idx], y_new[test_idx])
-    digit_rows += [{"seed": seed, "strategy": strategy, "accuracy": float(a)}
+    digit_rows += [{"seed": seed, "strategy": name, "accuracy": float(a)}
                    for seed, a in zip(SEEDS, scores, strict=True)]
-    print(f"digits 5-9, k={DIGITS_K}: {strategy:13s} "
+    print(f"digits 5-9, k={DIGITS_K}: {name:15s} "
           f"{scores.numpy().round(3)}")
 flat_digits = x_new.flatten(1).cpu().numpy()
 for seed, (train, test) in zip(SEEDS, digit_splits, strict=True):
@@ -435,14 +473,14 @@ def directions_for_90_percent(table):
 all_new = x_new.expand(len(SEEDS), *x_new.shape)
 probe_rows = []
 for name, state in [("random", new_bodies(offset=300)),
-                    ("pretrained", digit_body)]:
+                    ("pretrained", digit_body), ("early", early_body)]:
     with torch.no_grad():
         tables = features(state, all_new).cpu().numpy()
     for seed, table in zip(SEEDS, tables, strict=True):
         # all ~900 labels of 5-9, 3-fold cross-validation
-        probe = cross_val_score(make_pipeline(
-            StandardScaler(), LogisticRegression(max_iter=1000)),
-            table, digit_labels, cv=3).mean()
+        probe = np.nan if name == "early" else cross_val_score(
+            make_pipeline(StandardScaler(), LogisticRegression(
+                max_iter=1000)), table, digit_labels, cv=3).mean()
         probe_rows.append({"seed": seed, "body": name,
                            "probe_accuracy": probe,
                            "directions_90": directions_for_90_percent(table)})
@@ -598,8 +636,37 @@ def draw_examples():
 
 save_figure(draw_examples, "examples")
 
+variant_runs = pd.DataFrame(variant_rows).pivot(
+    index="seed", columns="variant", values="accuracy")
+k5 = runs.loc[5]
+exercises = {  # the exercises' answers, at k = 5
+    "k": 5,
+    **{v: spread(variant_runs[v]) for v in variant_runs},
+    **{f"divisor_{d}_vs_scratch": head_to_head(
+        variant_runs[f"divisor_{d}"], k5["scratch"])
+       for d in OTHER_DIVISORS},
+    "early_steps": EARLY_STEPS,
+    "early_patches": EARLY_STEPS * PRETRAIN_BATCH,
+    "early_fine_tune_vs_fine_tune": head_to_head(
+        variant_runs["early_fine_tune"], k5["fine_tune"]),
+    "early_fine_tune_vs_scratch": head_to_head(
+        variant_runs["early_fine_tune"], k5["scratch"]),
+    "digits_early_pretrain_accuracy": spread(digits_early_scores),
+    "digits_early_frozen": spread(digit_runs["early_frozen"]),
+    "digits_early_fine_tune": spread(digit_runs["early_fine_tune"]),
+    "digits_early_fine_tune_vs_scratch": head_to_head(
+        digit_runs["early_fine_tune"], digit_runs["scratch"]),
+    "digits_early_frozen_vs_random": head_to_head(
+        digit_runs["early_frozen"], digit_runs["random_frozen"]),
+    "digits_early_directions_90": spread(
+        probes[probes.body == "early"].directions_90),
+}
 metrics = {
     "n_seeds": len(SEEDS),
+    "features": FEATURES,
+    "body_lr_divisor": BODY_LR_DIVISOR,
+    "adapt_steps": ADAPT_STEPS,
+    "digits_pretrain_epochs": DIGITS_PRETRAIN_EPOCHS,
     "n_photos": len(photos),
     "n_test": n_test,
     "pretrain_patches": PRETRAIN_STEPS * PRETRAIN_BATCH,
@@ -622,6 +689,7 @@ metrics = {
            for b in probe_by for key in ("probe_accuracy", "directions_90")},
     },
     "baseline_digits_logreg_pixels": digit_acc["pixels"],
+    "exercises": exercises,
 }
 (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 print(table.to_string(index=False))

@@ -61,7 +61,7 @@ IMAGENET_STD = [0.229, 0.224, 0.225]
 THUMBNAIL = 32             # the pixel baseline sees 32x32 thumbnails
 SEED = 0
 # The build's demo (no folder given): small images, few epochs, a CPU.
-DEMO_IMAGE_SIZE = 64
+DEMO_IMAGE_SIZE = 32
 DEMO_TRAIN, DEMO_VALID = (16, 8) if QUICK else (40, 20)  # per class
 DEMO_HEAD_EPOCHS, DEMO_UNFROZEN_EPOCHS = (1, 2) if QUICK else (2, 6)
 DEMO_BATCH_SIZE = 16
