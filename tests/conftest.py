@@ -60,8 +60,9 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if marker is None:
         return None
     args = pyfuncitem.funcargs
-    if marker.args[0] == "page":
-        digest = reuse.page(args["site"], pyfuncitem.callspec.params["path"])
+    if marker.args[0] == "page":  # the page: the marker's second argument, or `path`
+        path = marker.args[1] if len(marker.args) > 1 else pyfuncitem.callspec.params["path"]
+        digest = reuse.page(args["site"], path)
     else:
         digest = reuse.sources(args["quick_build"].workspace.root)
     record = reuse.record(pyfuncitem.nodeid, pyfuncitem.path, digest)

@@ -9,7 +9,8 @@ failure is never recorded. A clean clone (CI) has no records and runs every chec
 `.dlnotes/checks/` to do the same here.
 
 Tests opt in with `@pytest.mark.reuse("page")` (they take the `site` fixture and a `path`
-parameter) or `@pytest.mark.reuse("sources")` (they take the `quick_build` fixture).
+parameter), `@pytest.mark.reuse("page", "overfitting/")` (one page, named) or
+`@pytest.mark.reuse("sources")` (they take the `quick_build` fixture).
 """
 
 from __future__ import annotations
