@@ -40,7 +40,8 @@ def test_slider_moves_the_budget(context, base_url: str, dark: bool) -> None:
     # at 100 % every policy recommends to everyone: the same extra purchases
     slider.fill("99")
     text = readout.inner_text()
-    numbers = [part.rsplit(": ", 1)[1].split(" ± ")[0] for part in text.split("runs: ")[1].split("; ")]
+    parts = text.split("runs: ")[1].split("; ")
+    numbers = [part.rsplit(": ", 1)[1].split(" ± ")[0] for part in parts]
     assert len(set(numbers)) == 1, text
     page.close()
 
