@@ -29,14 +29,14 @@ import torch
 import torch.nn.functional as F
 from skimage.feature import local_binary_pattern
 from sklearn.datasets import load_digits
-from sklearn.linear_model import LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import train_test_split
 from torch import nn
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 N_SEEDS = 2 if QUICK else 5
-DIGIT_EPOCHS = 3 if QUICK else 8
-TEXTURE_EPOCHS = 3 if QUICK else 4
+DIGIT_EPOCHS = 3 if QUICK else 6
+TEXTURE_EPOCHS = 3 if QUICK else 6
 PATCH = 32             # texture patches are 32 x 32 pixels
 TRAIN_STRIDE = 32      # training patches tile the top of each photo
 BATCH_SIZE = 64
@@ -85,8 +85,7 @@ def save_figure(draw, name):
                 "xtick.color", "ytick.color")
         inks = dict.fromkeys(keys, ink)
         with plt.rc_context({**STYLE, **inks}):
-            fig = draw()
-            fig.canvas.draw()
+            fig = draw()  # (no canvas.draw: font sizes need no rendering)
             smallest = min(t.get_fontsize() for t in fig.findobj(plt.Text)
                            if t.get_visible() and t.get_text())
             fig.savefig(OUT / f"{name}{suffix}.png", dpi=200, transparent=True,
@@ -137,6 +136,17 @@ class SideBySide(nn.Module):
         return h.transpose(0, 1)  # (seeds, batch, classes)
 
 
+def adam_step(params, grads, moments, t, betas=(0.9, 0.999), eps=1e-8):
+    """torch.optim.Adam's update, written out (its first use costs
+    seconds of imports, longer than this page's training)."""
+    b1, b2 = betas
+    for p, g, (m, v) in zip(params, grads, moments, strict=True):
+        m.mul_(b1).add_(g, alpha=1 - b1)
+        v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (v / (1 - b2 ** t)).sqrt_().add_(eps)
+        p.addcdiv_(m, denom, value=-LEARNING_RATE / (1 - b1 ** t))
+
+
 def fit(make_model, x, y, epochs, name):
     """Adam on one CNN per seed, side by side; returns it in eval mode."""
     models = []
@@ -144,9 +154,10 @@ def fit(make_model, x, y, epochs, name):
         torch.manual_seed(seed)
         models.append(make_model())
     model = SideBySide(models).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    params = list(model.parameters())
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     generators = [torch.Generator().manual_seed(seed) for seed in SEEDS]
-    rows = torch.arange(N_SEEDS)[:, None]
+    rows, t = torch.arange(N_SEEDS)[:, None], 0
     for epoch in range(epochs):
         model.train()
         order = torch.stack([torch.randperm(x.shape[1], generator=g)
@@ -154,9 +165,11 @@ def fit(make_model, x, y, epochs, name):
         for batch in order.split(BATCH_SIZE, dim=1):
             logits = model(x[rows, batch])
             loss = F.cross_entropy(logits.transpose(1, 2), y[rows, batch])
-            optimizer.zero_grad()
-            (loss * N_SEEDS).backward()  # each seed: its own mean loss
-            optimizer.step()
+            # each seed: its own mean loss, so the gradient is N_SEEDS x
+            grads = torch.autograd.grad(loss * N_SEEDS, params)
+            t += 1
+            with torch.no_grad():
+                adam_step(params, grads, moments, t)
         print(f"{name} epoch {epoch}: last batch loss {loss.item():.4f}")
     return model.eval()
 
@@ -169,14 +182,19 @@ def predict(model, x):
 
 
 def logistic_baseline(features, targets, pairs):
-    """Accuracy per seed of a logistic regression, C by 3-fold CV."""
+    """Accuracy per seed of a logistic regression. C is chosen by 3-fold
+    CV on the first run's training data only, then kept for every run."""
     scores = []
-    for train_idx, valid_idx in pairs:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence and API notices
-            logreg = LogisticRegressionCV(Cs=[1, 10], cv=3, max_iter=200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence and API notices
+        train_idx = pairs[0][0]
+        c = LogisticRegressionCV(Cs=[1, 10], cv=3, max_iter=200).fit(
+            features[train_idx], targets[train_idx]).C_[0]
+        for train_idx, valid_idx in pairs:
+            logreg = LogisticRegression(C=c, max_iter=200)
             logreg.fit(features[train_idx], targets[train_idx])
-        scores.append(logreg.score(features[valid_idx], targets[valid_idx]))
+            scores.append(logreg.score(features[valid_idx],
+                                       targets[valid_idx]))
     return np.array(scores)
 
 
@@ -206,6 +224,7 @@ digit_model = fit(digit_cnn, x_train, y_train, DIGIT_EPOCHS, "digits")
 digit_logits = predict(digit_model, x_valid)  # (seeds, items, 10)
 digit_preds = digit_logits.argmax(dim=-1)
 digit_acc = (digit_preds == y_valid).float().mean(dim=1).cpu().numpy()
+n_valid = y_valid.shape[1]
 digit_base = logistic_baseline(digits.data / 16, digits.target, splits)
 # --8<-- [end:digits]
 
@@ -243,12 +262,12 @@ tx_valid = standardise(t_valid / 255).to(device)
 print(f"textures: {len(t_train)} training, {len(t_valid)} validation patches")
 
 
-def texture_cnn():
+def texture_cnn():  # small: 8, 16, 16 channels train in seconds on a CPU
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 3))
+        nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3))
 
 
 def per_seed(x):  # the same items for every seed
@@ -348,10 +367,36 @@ for frame, name in ((digit_pairs, "confused_digits"),
     (OUT / f"{name}.md").write_text(shown.to_markdown(index=False) + "\n")
     frame.to_csv(OUT / f"{name}.csv", index=False)
 
+# --8<-- [start:widget]
+# Data for the page's clickable matrix: for each cell of the summed digit
+# matrix, up to CELL_SHOWN of its images (all runs pooled) in one sprite,
+# row i * 10 + j, with the probability the model gave its prediction.
+# Off the diagonal the most confident mistakes come first; on it, the
+# least confident right answers (the confident ones all look alike).
+CELL_SHOWN = 12
+digit_probs = digit_logits.softmax(dim=-1).max(dim=-1).values.cpu()
+pooled_true, pooled_pred = y_valid.cpu().ravel(), digit_preds.cpu().ravel()
+pooled_prob, pooled_x = digit_probs.ravel(), x_valid.cpu().flatten(0, 1)
+sprite = np.zeros((100 * 8, CELL_SHOWN * 8))
+cells = []
+for i, j in np.ndindex(10, 10):
+    members = np.flatnonzero((pooled_true == i) & (pooled_pred == j))
+    key = pooled_prob[members].numpy() * (1 if i == j else -1)
+    members = members[np.argsort(key, kind="stable")][:CELL_SHOWN]
+    for k, m in enumerate(members):
+        sprite[(i * 10 + j) * 8:(i * 10 + j + 1) * 8,
+               k * 8:(k + 1) * 8] = pooled_x[m, 0].numpy()
+    cells.append([round(float(pooled_prob[m]), 3) for m in members])
+plt.imsave(OUT / "widget_cells.png", sprite, cmap="gray_r", vmin=0, vmax=1)
+(OUT / "widget_cells.json").write_text(json.dumps({
+    "classes": DIGIT_NAMES, "n_seeds": N_SEEDS, "n_valid": n_valid,
+    "counts": digit_counts.tolist(), "tile": 8, "shown": CELL_SHOWN,
+    "sprite": "widget_cells.png", "probs": cells}, separators=(",", ":")))
+# --8<-- [end:widget]
+
 # --8<-- [start:flip]
 # Corrupt a known set of validation labels in each run, as a careless
 # labeller might, then rank that run's items by loss, largest first.
-n_valid = y_valid.shape[1]
 n_flipped = round(FLIP_FRACTION * n_valid)
 recalls, flipped_sets, noisy_labels = [], [], []
 for s in SEEDS:
@@ -374,29 +419,43 @@ print(f"top {TOP_K} losses hold {recall_at_k.mean():.0%} of the "
 
 
 # --8<-- [start:top_losses]
-# One run's grid, titled as fastai's plot_top_losses does.
+# One run's grid, titled as fastai's plot_top_losses does. The tiles go
+# into one image (one set of axes draws far faster than one per tile).
 def plot_top_losses(x, labels, logits, classes, k, ncols, marked=()):
     """The k items with the highest loss: prediction/label/loss/prob."""
     probs = logits.softmax(dim=1)
     item_losses = F.cross_entropy(logits, labels, reduction="none")
     top = item_losses.argsort(descending=True)[:k].tolist()
+    size = x.shape[-1]
+    gap_x, gap_y = size // 4, size // 2  # room between tiles, for titles
+    cell_w, cell_h = size + gap_x, size + gap_y
+    nrows = -(-k // ncols)
+    grid = np.full((nrows * cell_h, ncols * cell_w), np.nan)
+    for n, i in enumerate(top):
+        tile = x[i, 0].cpu().numpy()
+        tile = (tile - tile.min()) / (np.ptp(tile) + 1e-9)  # as imshow
+        r, c = divmod(n, ncols)
+        grid[r * cell_h + gap_y:(r + 1) * cell_h,
+             c * cell_w:c * cell_w + size] = tile
 
     def draw():
-        nrows = -(-k // ncols)
-        fig, axes = plt.subplots(nrows, ncols, squeeze=False,
-                                 figsize=(6.4, 1.45 * nrows))
-        for ax in axes.flat:
-            ax.axis("off")
-        for ax, i in zip(axes.flat, top, strict=False):
+        fig = plt.figure(figsize=(6.4, 6.4 * grid.shape[0] / grid.shape[1]))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.imshow(grid, cmap="gray_r" if size == 8 else "gray",
+                  interpolation="nearest")
+        ax.set(xlim=(-0.5, grid.shape[1] - gap_x - 0.5),
+               ylim=(grid.shape[0] - 0.5, -0.5))
+        ax.axis("off")
+        for n, i in enumerate(top):
+            r, c = divmod(n, ncols)
             pred = probs[i].argmax().item()
-            ax.imshow(x[i, 0].cpu(),
-                      cmap="gray_r" if x.shape[-1] == 8 else "gray")
-            ax.set_title(f"{classes[pred]}/{classes[labels[i].item()]}"
-                         f"/{item_losses[i]:.2f}/{probs[i, pred]:.2f}",
-                         fontsize=9,
-                         color=COLORS[3] if i in marked
-                         else plt.rcParams["text.color"])
-        fig.tight_layout()
+            ax.text(c * cell_w + size / 2 - 0.5, r * cell_h + gap_y - 0.8,
+                    f"{classes[pred]}/{classes[labels[i].item()]}"
+                    + ("/" if size == 8 else "\n")  # long names: 2 lines
+                    + f"{item_losses[i]:.2f}/{probs[i, pred]:.2f}",
+                    ha="center", va="bottom", fontsize=9,
+                    color=COLORS[3] if i in marked
+                    else plt.rcParams["text.color"])
         return fig
     return draw
 
@@ -432,8 +491,9 @@ def draw_recall():
 def draw_photos():
     fig, axes = plt.subplots(1, 3, figsize=(6.4, 2.5))
     for ax, photo, name in zip(axes, photos, CLASSES, strict=True):
-        ax.imshow(photo, cmap="gray")
-        ax.axhline(384, color=COLORS[1], linewidth=2)
+        # every second pixel: the photos are shown ~2 in wide anyway
+        ax.imshow(photo[::2, ::2], cmap="gray", interpolation="nearest")
+        ax.axhline(384 / 2, color=COLORS[1], linewidth=2)
         ax.set(title=name, xticks=[], yticks=[])
     fig.tight_layout()
     return fig

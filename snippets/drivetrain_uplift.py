@@ -29,7 +29,8 @@ QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 N_SEEDS = 2 if QUICK else 5
 N_CUSTOMERS = 10_000 if QUICK else 30_000  # per experiment and population
 BUDGET = 0.10   # the lever: recommend the product to 10% of the customers
-MAX_ITER = 40 if QUICK else 80
+BUDGETS = np.arange(1, 101) / 100  # other budgets: the page's slider
+MAX_ITER = 40 if QUICK else 50
 
 OUT = Path(os.environ.get("DLNOTES_OUT", "outputs/drivetrain_uplift"))
 try:
@@ -141,7 +142,7 @@ def policy_scores(features, shown, bought, new_features, seed):
 # recommendation would cause. Then each policy recommends to the BUDGET
 # share it ranks highest, and we count the purchases that follow.
 n_chosen = int(BUDGET * N_CUSTOMERS)
-runs = []
+runs, curves = [], {}
 for seed in range(N_SEEDS):
     rng = np.random.default_rng(seed)
     features, shown, bought = experiment(rng)
@@ -155,8 +156,13 @@ for seed in range(N_SEEDS):
     scores = policy_scores(features, shown, bought, new_features, seed)
     scores["random"] = rng.random(N_CUSTOMERS)
     for policy, score in scores.items():
+        ranked = np.argsort(-score, kind="stable")
         chosen = np.zeros(N_CUSTOMERS, dtype=bool)
-        chosen[np.argsort(-score, kind="stable")[:n_chosen]] = True
+        chosen[ranked[:n_chosen]] = True
+        # the same ranking at every budget: extra purchases of the top k
+        caused_top = np.cumsum(caused[ranked])
+        curves.setdefault(policy, []).append(
+            caused_top[(BUDGETS * N_CUSTOMERS).astype(int) - 1])
         runs.append({
             "seed": seed, "policy": policy,
             "auc_holdout": roc_auc_score(holdout_buys, score),
@@ -284,6 +290,7 @@ def mean_std(column, policy, digits=4):
 
 features, shown, bought = experiment(np.random.default_rng(0))
 policies = ("policy_1", "policy_2", "random")
+i_double = int(np.argmin(abs(BUDGETS - 2 * BUDGET)))  # index of 20%
 extra_1, extra_2 = wide["extra"]["policy_1"], wide["extra"]["policy_2"]
 metrics = {
     "n_seeds": N_SEEDS,
@@ -311,8 +318,32 @@ metrics = {
     "uplift_ratio": round(float(extra_2.mean() / extra_1.mean()), 4),
     "policy_2_wins": p2_wins,
     "policy_1_beats_random": int((extra_1 > wide["extra"]["random"]).sum()),
+    # exercise 1: the same rankings at twice the budget, from the curves
+    "double_budget": 2 * BUDGET,
+    "extra_purchases_double_budget": {
+        p: round(float(np.mean(curves[p], axis=0)[i_double]), 1)
+        for p in policies},
+    "uplift_ratio_double_budget": round(float(
+        np.mean(curves["policy_2"], axis=0)[i_double]
+        / np.mean(curves["policy_1"], axis=0)[i_double]), 4),
 }
 (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+# --8<-- [start:widget]
+# Data for the page's budget slider: each policy's extra purchases at
+# every budget from 1% to 100% of the customers, per seed, mean and std.
+widget = {"budgets": BUDGETS.round(2).tolist(), "n_customers": N_CUSTOMERS,
+          "n_seeds": N_SEEDS, "budget": BUDGET, "policies": []}
+for policy in policies:
+    values = np.array(curves[policy], dtype=float)  # (seeds, budgets)
+    widget["policies"].append({
+        "key": policy, "label": labels[policy],
+        "mean": values.mean(axis=0).round(1).tolist(),
+        "std": values.std(axis=0, ddof=1).round(1).tolist(),
+        "runs": values.astype(int).tolist()})
+(OUT / "widget_budget.json").write_text(
+    json.dumps(widget, separators=(",", ":")) + "\n")
+# --8<-- [end:widget]
 print(json.dumps(metrics, indent=2))
 
 # Build checks (read by the site's build; harmless when run by hand):
