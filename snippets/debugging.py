@@ -85,7 +85,8 @@ def save_figure(draw, name):
                 "xtick.color", "ytick.color")
         inks = dict.fromkeys(keys, ink)
         with plt.rc_context({**STYLE, **inks}):
-            fig = draw()  # (no canvas.draw: font sizes need no rendering)
+            fig = draw()
+            fig.canvas.draw()
             smallest = min(t.get_fontsize() for t in fig.findobj(plt.Text)
                            if t.get_visible() and t.get_text())
             fig.savefig(OUT / f"{name}{suffix}.png", dpi=200, transparent=True,
@@ -136,17 +137,6 @@ class SideBySide(nn.Module):
         return h.transpose(0, 1)  # (seeds, batch, classes)
 
 
-def adam_step(params, grads, moments, t, betas=(0.9, 0.999), eps=1e-8):
-    """torch.optim.Adam's update, written out (its first use costs
-    seconds of imports, longer than this page's training)."""
-    b1, b2 = betas
-    for p, g, (m, v) in zip(params, grads, moments, strict=True):
-        m.mul_(b1).add_(g, alpha=1 - b1)
-        v.mul_(b2).addcmul_(g, g, value=1 - b2)
-        denom = (v / (1 - b2 ** t)).sqrt_().add_(eps)
-        p.addcdiv_(m, denom, value=-LEARNING_RATE / (1 - b1 ** t))
-
-
 def fit(make_model, x, y, epochs, name):
     """Adam on one CNN per seed, side by side; returns it in eval mode."""
     models = []
@@ -154,10 +144,9 @@ def fit(make_model, x, y, epochs, name):
         torch.manual_seed(seed)
         models.append(make_model())
     model = SideBySide(models).to(device)
-    params = list(model.parameters())
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     generators = [torch.Generator().manual_seed(seed) for seed in SEEDS]
-    rows, t = torch.arange(N_SEEDS)[:, None], 0
+    rows = torch.arange(N_SEEDS)[:, None]
     for epoch in range(epochs):
         model.train()
         order = torch.stack([torch.randperm(x.shape[1], generator=g)
@@ -165,11 +154,10 @@ def fit(make_model, x, y, epochs, name):
         for batch in order.split(BATCH_SIZE, dim=1):
             logits = model(x[rows, batch])
             loss = F.cross_entropy(logits.transpose(1, 2), y[rows, batch])
+            optimizer.zero_grad()
             # each seed: its own mean loss, so the gradient is N_SEEDS x
-            grads = torch.autograd.grad(loss * N_SEEDS, params)
-            t += 1
-            with torch.no_grad():
-                adam_step(params, grads, moments, t)
+            (loss * N_SEEDS).backward()
+            optimizer.step()
         print(f"{name} epoch {epoch}: last batch loss {loss.item():.4f}")
     return model.eval()
 
