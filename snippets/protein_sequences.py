@@ -32,7 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
-N_TRAIN = 800 if QUICK else 4000   # generated sequences per seed
+N_TRAIN = 800 if QUICK else 3000   # generated sequences per seed
 N_VALID = 400 if QUICK else 1000
 LENGTHS = (30, 90)       # generated chain lengths (residues)
 WINDOW = 19              # Kyte-Doolittle: a membrane-crossing helix, ~19
@@ -40,7 +40,7 @@ THRESHOLD = 1.6          # mean window hydropathy that flags a TM segment
 NEAR = 0.25              # "close to the threshold": within 0.25 of it
 EMBED_DIM = 2            # 2 numbers per amino acid: we can plot them
 CHANNELS = 16
-EPOCHS = 5 if QUICK else 8
+EPOCHS = 5 if QUICK else 7
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-2
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]  # one run per seed

@@ -11,7 +11,7 @@
 (function () {
   "use strict";
   var SVG = "http://www.w3.org/2000/svg";
-  var W = 640, H = 230, L = 52, R = 16, T = 14, B = 44;
+  var W = 640, H = 252, L = 52, R = 16, T = 14, B = 64;
 
   function el(name, attrs, parent) {
     var node = document.createElementNS(SVG, name);
@@ -74,7 +74,7 @@
       el("text", {x: x(t), y: H - B + 18, "text-anchor": "middle",
                   "class": "tt-tick"}, svg).textContent = String(t);
     });
-    el("text", {x: (L + W - R) / 2, y: H - 6, "text-anchor": "middle",
+    el("text", {x: (L + W - R) / 2, y: H - B + 36, "text-anchor": "middle",
                 "class": "tt-tick"}, svg).textContent = "temperature";
     var series = [
       {key: "real_words", name: "words of the corpus", cls: "tt-real"},
@@ -91,9 +91,9 @@
                       "class": "tt-dot " + s.cls}, svg);
       });
       var lx = L + 12 + k * 200;
-      el("line", {x1: lx, x2: lx + 22, y1: H - B + 34, y2: H - B + 34,
+      el("line", {x1: lx, x2: lx + 22, y1: H - 10, y2: H - 10,
                   "class": "tt-line " + s.cls}, svg);
-      el("text", {x: lx + 28, y: H - B + 38, "class": "tt-tick"}, svg)
+      el("text", {x: lx + 28, y: H - 6, "class": "tt-tick"}, svg)
         .textContent = s.name;
     });
     var marker = el("line", {y1: T, y2: H - B, "class": "tt-marker"}, svg);
