@@ -18,7 +18,8 @@ def _open(page, base_url: str, dark: bool = False):
 
 
 @pytest.mark.parametrize("dark", [False, True])
-def test_clicking_a_cell_shows_its_images(context, base_url: str, dark: bool) -> None:
+@pytest.mark.reuse("page", PAGE)
+def test_clicking_a_cell_shows_its_images(context, site, base_url: str, dark: bool) -> None:
     page = context.new_page()
     widget = _open(page, base_url, dark)
     cells = widget.locator("button.cc-cell")
@@ -54,7 +55,8 @@ def test_clicking_a_cell_shows_its_images(context, base_url: str, dark: bool) ->
     page.close()
 
 
-def test_fits_a_phone(browser, base_url: str) -> None:
+@pytest.mark.reuse("page", PAGE)
+def test_fits_a_phone(browser, site, base_url: str) -> None:
     phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
     page = phone.new_page()
     widget = _open(page, base_url)

@@ -18,7 +18,8 @@ def _open(page, base_url: str, dark: bool = False):
 
 
 @pytest.mark.parametrize("dark", [False, True])
-def test_slider_moves_the_budget(context, base_url: str, dark: bool) -> None:
+@pytest.mark.reuse("page", PAGE)
+def test_slider_moves_the_budget(context, site, base_url: str, dark: bool) -> None:
     page = context.new_page()
     widget = _open(page, base_url, dark)
     slider = widget.locator('input[type="range"]')
@@ -46,7 +47,8 @@ def test_slider_moves_the_budget(context, base_url: str, dark: bool) -> None:
     page.close()
 
 
-def test_fits_a_phone(browser, base_url: str) -> None:
+@pytest.mark.reuse("page", PAGE)
+def test_fits_a_phone(browser, site, base_url: str) -> None:
     phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
     page = phone.new_page()
     widget = _open(page, base_url)

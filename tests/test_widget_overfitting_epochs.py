@@ -64,8 +64,9 @@ def _drive(page) -> None:
     widget.locator("button", has_text="Accuracy").click()
 
 
+@pytest.mark.reuse("page", "overfitting/")
 def test_slider_moves_the_cursor_and_rewrites_the_readout_in_both_palettes(
-        context, base_url: str) -> None:
+        context, site, base_url: str) -> None:
     page, errors = _open(context, base_url)
     _drive(page)
     page.click("form[data-md-component=palette] label:not([hidden])")
@@ -78,7 +79,8 @@ def test_slider_moves_the_cursor_and_rewrites_the_readout_in_both_palettes(
     assert errors == []
 
 
-def test_the_pick_is_named_at_its_epoch(context, base_url: str) -> None:
+@pytest.mark.reuse("page", "overfitting/")
+def test_the_pick_is_named_at_its_epoch(context, site, base_url: str) -> None:
     page, _ = _open(context, base_url)
     widget = page.locator(WIDGET)
     widget.locator('input[type="range"]').fill(
@@ -88,7 +90,8 @@ def test_the_pick_is_named_at_its_epoch(context, base_url: str) -> None:
         '[aria-live="polite"] li').nth(1).inner_text()
 
 
-def test_fits_a_phone(browser, base_url: str) -> None:
+@pytest.mark.reuse("page", "overfitting/")
+def test_fits_a_phone(browser, site, base_url: str) -> None:
     phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
     try:
         page, errors = _open(phone, base_url)

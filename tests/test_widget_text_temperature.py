@@ -58,8 +58,9 @@ def _drive(page) -> None:
     assert "words of the corpus" in readout.inner_text()
 
 
+@pytest.mark.reuse("page", "state-of-dl/text/")
 def test_slider_swaps_samples_and_readout_in_both_palettes(
-        context, base_url: str) -> None:
+        context, site, base_url: str) -> None:
     page, errors = _open(context, base_url)
     _drive(page)
     page.click("form[data-md-component=palette] label:not([hidden])")
@@ -72,7 +73,8 @@ def test_slider_swaps_samples_and_readout_in_both_palettes(
     assert errors == []
 
 
-def test_widget_fits_a_phone(browser, base_url: str) -> None:
+@pytest.mark.reuse("page", "state-of-dl/text/")
+def test_widget_fits_a_phone(browser, site, base_url: str) -> None:
     phone = browser.new_context(viewport={"width": 375, "height": 812},
                                 is_mobile=True)
     try:
