@@ -61,7 +61,7 @@
 
     var sprite = data.sprite;
     function tile(item, index, accepted) {
-      var fig = document.createElement("figure");
+      var fig = document.createElement("div");
       fig.className = "ood-thumb " + (accepted ? "ood-accepted" : "ood-rejected");
       var scale = 6, t = sprite.tile;
       var col = index % sprite.columns, row = Math.floor(index / sprite.columns);
@@ -75,7 +75,8 @@
       img.style.backgroundSize = (sprite.columns * t * scale) + "px auto";
       img.style.backgroundPosition = (-col * t * scale) + "px " + (-row * t * scale) + "px";
       fig.appendChild(img);
-      var cap = document.createElement("figcaption");
+      var cap = document.createElement("div");
+      cap.className = "ood-caption";
       cap.textContent = item.kind + " '" + item.says + "' " + item.msp.toFixed(2);
       fig.appendChild(cap);
       return fig;
