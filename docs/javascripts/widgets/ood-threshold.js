@@ -69,7 +69,7 @@
       img.className = "ood-img";
       img.setAttribute("role", "img");
       img.setAttribute("aria-label", item.kind + ", model says " + item.says +
-        ", confidence " + item.msp.toFixed(2) + (accepted ? ", accepted" : ", rejected"));
+        ", confidence " + item.msp.toFixed(3) + (accepted ? ", accepted" : ", rejected"));
       img.style.width = img.style.height = t * scale + "px";
       img.style.backgroundImage = "url(" + base + sprite.src + ")";
       img.style.backgroundSize = (sprite.columns * t * scale) + "px auto";
@@ -77,7 +77,7 @@
       fig.appendChild(img);
       var cap = document.createElement("div");
       cap.className = "ood-caption";
-      cap.textContent = item.kind + " '" + item.says + "' " + item.msp.toFixed(2);
+      cap.textContent = item.kind + " '" + item.says + "' " + item.msp.toFixed(3);
       fig.appendChild(cap);
       return fig;
     }
