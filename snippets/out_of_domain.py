@@ -358,6 +358,90 @@ save_figure(draw_most_confident, "most_confident")
 save_figure(draw_errors, "errors")
 
 
+# --8<-- [start:widget]
+# Data for the page's threshold slider: at each threshold on the model's
+# confidence, the share of digits kept (and how many of those it names
+# correctly) and the share of outsiders wrongly accepted, mean over the
+# seeds; the baseline (nearest-digit distance) at the threshold that keeps
+# the same share of digits; and a sprite of inputs near each threshold.
+THRESHOLDS = np.round(np.arange(0.10, 1.0, 0.01), 2)
+right = (inside["predicted"] == labels[valid_idx]).numpy()  # (seeds, n)
+in_msp = inside["msp"].numpy()
+out_msp = np.concatenate([scores[n]["msp"].numpy() for n in outsiders], 1)
+in_near = inside["nearest"].numpy()
+out_near = np.concatenate([scores[n]["nearest"].numpy()
+                           for n in outsiders], 1)
+
+
+def matched_accept(keep, s):
+    """Outsiders the baseline accepts when it keeps `keep` of the digits."""
+    k = int(round(keep * in_near.shape[1]))
+    if k == 0:
+        return 0.0
+    bar = np.sort(in_near[s])[::-1][k - 1]  # the k-th most familiar digit
+    return float((out_near[s] >= bar).mean())
+
+
+def sig(values, digits=3):
+    return [float(f"{v:.{digits}g}") for v in values]
+
+
+kept = (in_msp[None] >= THRESHOLDS[:, None, None])  # (t, seeds, n)
+share_kept = kept.mean(2)  # (t, seeds)
+accuracy_kept = np.where(kept.any(2), (kept & right).sum(2)
+                         / np.maximum(kept.sum(2), 1), np.nan)
+accepted = (out_msp[None] >= THRESHOLDS[:, None, None]).mean(2)
+by_kind = [(scores[n]["msp"].numpy()[None] >= THRESHOLDS[:, None, None])
+           .mean(2).mean(1) for n in outsiders]
+baseline = np.array([[matched_accept(share_kept[t, s], s)
+                      for s in range(N_SEEDS)]
+                     for t in range(len(THRESHOLDS))])
+
+# A sprite of 48 inputs of the first seed, picked to spread over the
+# confidence axis, so that some lie near any threshold.
+pool_images = torch.cat([images[valid_idx[0]]]
+                        + list(outsiders.values()))[:, 0].numpy()
+pool_kind = (["digit"] * valid_idx.shape[1]
+             + [k for k, n in zip(short, outsiders, strict=True)
+                for _ in range(len(outsiders[n]))])
+pool_msp = np.concatenate([in_msp[0], out_msp[0]])
+pool_says = np.concatenate([inside["predicted"][0].numpy()]
+                           + [scores[n]["predicted"][0].numpy()
+                              for n in outsiders])
+picked = []
+for target in np.linspace(0.2, 1.0, 48):
+    gap = np.abs(pool_msp - target)
+    gap[picked] = np.inf
+    picked.append(int(np.argmin(gap)))
+picked.sort(key=lambda i: (pool_msp[i], i))
+TILE, COLUMNS = 8, 8
+sprite = np.zeros((len(picked) // COLUMNS * TILE, COLUMNS * TILE))
+for j, i in enumerate(picked):
+    r, c = divmod(j, COLUMNS)
+    sprite[r * TILE:(r + 1) * TILE, c * TILE:(c + 1) * TILE] = \
+        pool_images[i].clip(0, 1)
+plt.imsave(OUT / "widget_ood_thumbs.png", sprite, cmap="gray", vmin=0,
+           vmax=1)
+widget = {
+    "n_seeds": N_SEEDS, "default": CONFIDENT, "kinds": short,
+    "thresholds": THRESHOLDS.tolist(),
+    "digits_kept": sig(share_kept.mean(1)),
+    "accuracy_kept": [None if np.isnan(v) else float(f"{v:.4g}")
+                      for v in np.nanmean(accuracy_kept, 1)],
+    "outsiders_accepted": sig(accepted.mean(1)),
+    "outsiders_accepted_std": sig(accepted.std(1, ddof=1), 2),
+    "accepted_by_kind": [sig(k) for k in by_kind],
+    "baseline_outsiders_accepted": sig(baseline.mean(1)),
+    "sprite": {"src": "widget_ood_thumbs.png", "tile": TILE,
+               "columns": COLUMNS,
+               "items": [{"msp": float(f"{pool_msp[i]:.3g}"),
+                          "kind": pool_kind[i], "says": int(pool_says[i])}
+                         for i in picked]},
+}
+(OUT / "widget_ood.json").write_text(json.dumps(widget) + "\n")
+# --8<-- [end:widget]
+
+
 def mean_std(name, values):
     return {f"{name}_mean": round(float(np.mean(values)), 4),
             f"{name}_std": round(float(np.std(values, ddof=1)), 4)}
