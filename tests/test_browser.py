@@ -212,6 +212,8 @@ def _small_figure_text(page, site: Path, url: str) -> list[str]:
         .flatMap(box => {
             const images = [...box.querySelectorAll('img')];
             const width = Math.max(0, ...images.map(i => i.getBoundingClientRect().width));
+            // An interactive figure that replaced its static fallback on screen: not shown.
+            if (width === 0 && box.closest('[data-widget]')) return [];
             return images.map(img => [img.getAttribute('src'), width]);
         })""")
     small = []

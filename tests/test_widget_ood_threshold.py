@@ -72,8 +72,9 @@ def _drive(page) -> None:
     assert all(("accepted" in a) or ("rejected" in a) for a in labels)
 
 
+@pytest.mark.reuse("page", PATH)
 def test_slider_rewrites_readout_bars_and_thumbnails_in_both_palettes(
-        context, base_url: str) -> None:
+        context, site, base_url: str) -> None:
     page, errors = _open(context, base_url)
     _drive(page)
     page.click("form[data-md-component=palette] label:not([hidden])")
@@ -82,7 +83,8 @@ def test_slider_rewrites_readout_bars_and_thumbnails_in_both_palettes(
     assert errors == []
 
 
-def test_widget_fits_a_phone(browser, base_url: str) -> None:
+@pytest.mark.reuse("page", PATH)
+def test_widget_fits_a_phone(browser, site, base_url: str) -> None:
     context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
     page = context.new_page()
     page.goto(base_url + PATH, wait_until="networkidle")
