@@ -4,7 +4,7 @@
 synonyms, each in a `<dfn>` of its own, which also keeps the page's own terms free of
 tooltips), then a definition of one to three sentences ending in "See [page](link)."
 `entries` reads it; the build hands `abbreviations` to Python-Markdown's `abbr` extension, so
-that every page shows the same definition when a reader hovers over (or focuses) a term. The
+that every page shows the same definition when a reader hovers over a term. The
 tests read it too.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +102,40 @@ def configure(config: Any, docs_dir: Path) -> None:
     page = docs_dir / GLOSSARY
     if "abbr" in config.markdown_extensions and page.is_file():
         config.mdx_configs.setdefault("abbr", {})["glossary"] = abbreviations(page)
+
+
+MARKDOWN_CELL = re.compile(r'<div class="[^"]*\bjp-RenderedMarkdown\b')
+TAG = re.compile(r"(<[^>]*>)")
+TAG_NAME = re.compile(r"</?([a-zA-Z][\w-]*)")
+NOT_PROSE = {"a", "abbr", "button", "code", "kbd", "label", "math", "pre", "samp", "script",
+             "select", "style", "svg", "textarea"}
+
+
+def mark_notebook(html: str, config: Any) -> str:
+    """The same hover definitions in a notebook page's Markdown cells, which mkdocs-jupyter
+    renders without Python-Markdown: wrap each term of their prose in `<abbr title>`, outside
+    code, links and math (KaTeX typesets `$...$` in the browser, so text with `$` is left)."""
+    abbrs: dict[str, str] = config.mdx_configs.get("abbr", {}).get("glossary", {})
+    if not abbrs:
+        return html
+    longest_first = sorted(abbrs, key=len, reverse=True)
+    term = re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b")
+    out: list[str] = []
+    depth, cell_depth, skipping = 0, -1, 0
+    for token in TAG.split(html):
+        if token.startswith("<") and (name := TAG_NAME.match(token)):
+            tag, closing = name[1].lower(), token.startswith("</")
+            if tag == "div" and not closing:
+                depth += 1
+                if cell_depth < 0 and MARKDOWN_CELL.match(token):
+                    cell_depth = depth
+            elif tag == "div":
+                cell_depth = -1 if depth == cell_depth else cell_depth
+                depth -= 1
+            elif tag in NOT_PROSE and not token.endswith("/>"):
+                skipping += -1 if closing else 1
+        elif cell_depth > 0 and not skipping and "$" not in token and "\\(" not in token:
+            token = term.sub(lambda m: f'<abbr title="{escape(abbrs[m[0]], quote=True)}">'
+                                       f"{m[0]}</abbr>", token)
+        out.append(token)
+    return "".join(out)

@@ -196,6 +196,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
         html = _images_to_files(html, Path(config.site_dir) / _folder(page.url))
         html = STYLE.sub(lambda block: _without_blueprint(block[0]), html)
         html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
+        html = glossary.mark_notebook(html, config)  # the glossary's hover definitions
     report = files.get_file_from_path("build-report.md")
     context = provenance.page_context(page.url, _site_file, _build.entries,
                                       report.url if report else "build-report/")

@@ -177,3 +177,16 @@ def test_hover_definitions_skip_code_and_keep_links_and_numbers() -> None:
     assert '<a href="losses.md">the <abbr title="logit: ' in html
     assert html.count('<abbr title="loss: ') == 2  # "the loss" and "Loss", not the code
     assert 'alt="A loss curve"' in html and 'title="Loss"' in html
+
+
+def test_notebook_pages_get_the_same_hover_definitions_in_their_prose_only() -> None:
+    class Config:
+        mdx_configs = {"abbr": {"glossary": glossary.abbreviations(GLOSSARY)}}
+
+    html = ('<div class="jp-Cell jp-MarkdownCell"><div class="jp-RenderedHTMLCommon '
+            'jp-RenderedMarkdown" data-mime-type="text/markdown"><p>Each epoch, the '
+            '<code>loss</code> and <a href="x">the loss</a>; $\\log p$ loss</p></div></div>'
+            '<div class="jp-CodeCell"><pre>loss = 1</pre><p>loss</p></div>')
+    marked = glossary.mark_notebook(html, Config())
+    assert marked.count("<abbr") == 1 and '<abbr title="epoch: ' in marked
+    assert marked.endswith('<div class="jp-CodeCell"><pre>loss = 1</pre><p>loss</p></div>')
