@@ -38,14 +38,12 @@ def _blank(match: re.Match[str]) -> str:
 
 
 def prose(text: str) -> str:
-    """The text without code blocks, inline code and comments, line numbers kept."""
+    """The text with code blocks, inline code and comments blanked out, positions kept."""
     lines, in_fence = [], False
-    for line in text.splitlines():
-        if FENCE.match(line):
-            in_fence = not in_fence
-            lines.append("")
-        else:
-            lines.append("" if in_fence else line)
+    for line in text.split("\n"):
+        fence = bool(FENCE.match(line))
+        lines.append(" " * len(line) if fence or in_fence else line)
+        in_fence ^= fence
     return COMMENT.sub(_blank, INLINE_CODE.sub(_blank, "\n".join(lines)))
 
 
