@@ -28,7 +28,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from dlnotes import contract, downloads, engine, locks, manifest, provenance, report
+from dlnotes import contract, downloads, engine, glossary, locks, manifest, provenance, report
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.metrics import Metrics
 from dlnotes.project import EXAMPLE_PREFIX, GENERATED, Project, Workspace
@@ -71,6 +71,7 @@ def on_config(config: Any) -> Any:
     for needed in ("attr_list", "tables"):  # table captions are marked with attr_list
         if needed not in config.markdown_extensions:
             config.markdown_extensions.append(needed)
+    glossary.configure(config, _build.project.docs_dir)  # hover definitions from glossary.md
     if not config.repo_url:  # a local build: no edit links to a repository it does not know
         config.edit_uri = None
     return config
@@ -195,6 +196,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
         html = _images_to_files(html, Path(config.site_dir) / _folder(page.url))
         html = STYLE.sub(lambda block: _without_blueprint(block[0]), html)
         html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
+        html = glossary.mark_notebook(html, config)  # the glossary's hover definitions
     report = files.get_file_from_path("build-report.md")
     context = provenance.page_context(page.url, _site_file, _build.entries,
                                       report.url if report else "build-report/")
