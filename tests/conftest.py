@@ -65,6 +65,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
         digest = reuse.page(args["site"], path)
     else:
         digest = reuse.sources(args["quick_build"].workspace.root)
+        if digest is None:
+            return None  # not a git checkout: run it
     record = reuse.record(pyfuncitem.nodeid, pyfuncitem.path, digest)
     if record.is_file():
         pyfuncitem.config.stash.setdefault(REUSED, []).append(pyfuncitem.nodeid)
@@ -264,9 +266,9 @@ def quick_site(quick_build: QuickBuild) -> Path:
     quick-mode outputs or a package changed (tests/reuse.py): two builds from the same sources
     give the same site, which test_site.py checks.
     """
-    digest = reuse.sources(quick_build.workspace.root) + "-" + reuse.environment()
-    site = TEST_SITE / digest
-    if (site / "index.html").is_file():
+    sources = reuse.sources(quick_build.workspace.root)
+    site = TEST_SITE / f"{sources}-{reuse.environment()}"
+    if sources is not None and (site / "index.html").is_file():
         return site
     building = TEST_SITE / f".building-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)

@@ -55,12 +55,17 @@ def page(site: Path, path: str) -> str:
     return _digest(_file(f, site) for f in sorted(files))
 
 
-def sources(quick_outputs: Path) -> str:
+def sources(quick_outputs: Path) -> str | None:
     """The bytes that decide a build of the site: every file of the project that git does not
-    ignore (the tests aside) and the quick-mode outputs the build shows."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
-                             "--exclude-standard"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.split("\0")
+    ignore (the tests aside) and the quick-mode outputs the build shows. None outside a git
+    checkout (an unpacked archive): without git's ignore rules there is no telling which files
+    count, so nothing is reused."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others",
+                                 "--exclude-standard"], cwd=ROOT, check=True,
+                                capture_output=True, text=True).stdout.split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        return None
     project = [ROOT / name for name in listed if name and not name.startswith("tests/")]
     outputs = sorted(p for p in quick_outputs.rglob("*") if p.is_file())
     return _digest([*(_file(f, ROOT) for f in project if f.is_file()),
