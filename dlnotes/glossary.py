@@ -88,12 +88,15 @@ def variants(name: str) -> set[str]:
 
 
 def abbreviations(glossary: Path) -> dict[str, str]:
-    """Every spelling of every term, mapped to its definition as plain text."""
+    """Every spelling of every term, mapped to the first sentence of its definition as plain
+    text: a tooltip is repeated at every use of the term, so it stays short (the glossary page
+    has the rest)."""
     result: dict[str, str] = {}
     for entry in entries(glossary):
+        first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", entry.plain, maxsplit=1)[0]
         for name in entry.names:
             for form in variants(name):
-                result.setdefault(form, f"{entry.term}: {entry.plain}")
+                result.setdefault(form, f"{entry.term}: {first}")
     return result
 
 

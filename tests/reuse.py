@@ -49,6 +49,8 @@ def page(site: Path, path: str) -> str:
     url = "/" + path
     files = {html_file, site / "search" / "search_index.json"}
     for reference in REFERENCE.findall(html):
+        if re.match(r"[a-z]+:|//", reference):  # data:, https:, mailto: are not site files
+            continue
         target = site / urlparse(urljoin(url, reference)).path.lstrip("/")
         if target.is_file() and target.suffix != ".html":
             files.add(target)

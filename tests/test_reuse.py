@@ -11,7 +11,8 @@ def _site(root: Path) -> Path:
     for path, text in {
         "a/index.html": '<img src="../generated/a/f.png"><script src="../js/x.js"></script>'
                         '<div data-widget="w" data-src="../generated/a/w.json"></div>'
-                        '<a href="../b/">b</a>',
+                        f'<audio src="data:audio/wav;base64,{"A" * 5000}"></audio>'
+                        '<a href="../b/">b</a><a href="https://example.org/x">x</a>',
         "b/index.html": '<img src="../generated/b/f.png">',
         "generated/a/f.png": "A", "generated/a/w.json": "{}", "generated/b/f.png": "B",
         "js/x.js": "x", "search/search_index.json": "[]",
