@@ -53,6 +53,11 @@ REUSED = pytest.StashKey[list[str]]()  # checks not repeated: they passed on the
 PASS_RECORD = pytest.StashKey[Path]()   # where a marked check records its pass
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Read the tools' versions and settings once, before any test can change them."""
+    reuse.environment()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     """Run a check marked `reuse` only if it never passed on the same bytes (tests/reuse.py)."""
