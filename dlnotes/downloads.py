@@ -52,6 +52,8 @@ def as_notebook(source: str) -> str:
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     notebook.metadata.pop("jupytext", None)
+    for number, cell in enumerate(notebook.cells):  # nbformat would draw random ids: the
+        cell.id = f"cell-{number}"                  # same snippet, the same download
     return jupytext.writes(notebook, fmt="ipynb")
 
 

@@ -50,7 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 REUSED = pytest.StashKey[list[str]]()  # checks not repeated: they passed on the same bytes
+RERUN = pytest.StashKey[list[str]]()   # checks repeated, with what changed since their pass
 PASS_RECORD = pytest.StashKey[Path]()   # where a marked check records its pass
+PARTS = pytest.StashKey[list[str]]()    # what its digest was made of
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,7 +78,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     if record.is_file():
         pyfuncitem.config.stash.setdefault(REUSED, []).append(pyfuncitem.nodeid)
         return True  # handled: it passed on exactly these bytes before
+    for earlier in record.parent.glob("*.parts"):  # say what changed since the last pass
+        what = reuse.changed(earlier.read_text().splitlines(), reuse.parts(digest))
+        pyfuncitem.config.stash.setdefault(RERUN, []).append(
+            f"{pyfuncitem.nodeid}: {', '.join(what[:3]) or 'the test code'}")
     pyfuncitem.stash[PASS_RECORD] = record
+    pyfuncitem.stash[PARTS] = reuse.parts(digest)
     return None
 
 
@@ -89,6 +96,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
         shutil.rmtree(record.parent, ignore_errors=True)  # older digests of this check
         record.parent.mkdir(parents=True)
         record.touch()
+        record.with_name(record.name + ".parts").write_text("\n".join(item.stash[PARTS]))
     return report
 
 
@@ -99,6 +107,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         terminalreporter.write_line(
             f"dlnotes: {len(reused)} checks had passed on identical bytes and were not repeated "
             "(tests/reuse.py; delete .dlnotes/checks/ to run them all)")
+    rerun = config.stash.get(RERUN, [])
+    if rerun:
+        terminalreporter.write_line(f"dlnotes: {len(rerun)} checks ran again; what changed "
+                                    "since each last passed (first three):")
+        for line in rerun[:10]:
+            terminalreporter.write_line(f"  {line}")
 
 
 @pytest.hookimpl(trylast=True)

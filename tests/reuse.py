@@ -41,6 +41,19 @@ def record(nodeid: str, test_file: Path, digest: str) -> Path:
         _file(code, tests) for code in (test_file, tests / "conftest.py", Path(__file__)))])
 
 
+def parts(digest: str) -> list[str]:
+    """What went into a digest computed in this session (files and versions), to say later
+    what changed when a check could not be reused."""
+    return [*_PARTS.get(environment(), []), *_PARTS.get(digest, [])]
+
+
+def changed(before: list[str], after: list[str]) -> list[str]:
+    """The names (files, versions) whose content differs between two lists of parts."""
+    old = dict(part.rsplit(":", 1) if ":" in part else (part, "") for part in before)
+    new = dict(part.rsplit(":", 1) if ":" in part else (part, "") for part in after)
+    return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
+
+
 def page(site: Path, path: str) -> str:
     """The bytes that decide a browser check of one page: its HTML, every site file it
     references (images, scripts, styles, downloads, widget data) and the search index."""
@@ -92,5 +105,11 @@ def _file(path: Path, base: Path) -> str:
     return f"{path.relative_to(base).as_posix()}:{hashlib.sha256(path.read_bytes()).hexdigest()}"
 
 
-def _digest(parts: Iterable[str]) -> str:
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
+_PARTS: dict[str, list[str]] = {}
+
+
+def _digest(items: Iterable[str]) -> str:
+    items = list(items)
+    value = hashlib.sha256("\n".join(items).encode()).hexdigest()[:24]
+    _PARTS[value] = items
+    return value

@@ -90,3 +90,11 @@ def test_the_comment_opening_a_section_becomes_the_notebooks_markdown_cell() -> 
         ("code", "import random\n\nrandom.seed(0)"),
         ("code", "print(random.random())  # no opening comment: no Markdown cell"),
     ]
+
+
+@pytest.mark.parametrize("name", sorted(PROJECT.snippets()))
+def test_the_same_snippet_gives_the_same_notebook_download(name: str) -> None:
+    """Byte for byte: a download that changed would make every page that links it look
+    changed (and nbformat draws random cell ids unless told otherwise)."""
+    source = PROJECT.snippets()[name].read_text()
+    assert as_notebook(source) == as_notebook(source)
