@@ -220,7 +220,9 @@ def provenance(name: str, entry: Entry | None, context: PageContext) -> str:
                    f"{escape(entry.device or 'an unknown device')} · "
                    f"{escape(_versions(entry.inputs['environment']))} · "
                    f"{escape(entry.ran_at or '')} · code: {script} · {report}")
-    return f'<details class="dlnotes-provenance">{summary}<p>{details}</p></details>\n'
+    # Not in the search index: a re-run changes its runtime and date, not what the page says.
+    return (f'<details class="dlnotes-provenance" data-search-exclude>{summary}<p>{details}</p>'
+            "</details>\n")
 
 
 def _versions(environment: dict[str, str]) -> str:

@@ -13,6 +13,11 @@ from dlnotes.project import Project, Workspace
 def render(project: Project, workspace: Workspace, entries: dict[str, Entry],
            outcomes: dict[str, Outcome]) -> str:
     lines = [
+        "---",  # run times and dates, not content: kept out of the search index
+        "search:",
+        "  exclude: true",
+        "---",
+        "",
         "# Build report",
         "",
         "Every figure, table and number on this site was produced by a snippet that the build ran.",

@@ -356,7 +356,8 @@ def test_provenance_follows_each_snippets_first_output_once_per_page(
         ("figure", "5"), ("provenance", "Made by snippets/beta.py"),
     ]
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
-    note = re.search(r'<details class="dlnotes-provenance">.*?</details>', html, re.S)[0]
+    note = re.search(r'<details class="dlnotes-provenance" data-search-exclude>.*?</details>',
+                     html, re.S)[0]
     assert re.search(r"quick mode · ran [\d.]+ s on \S+ · Python [\d.]+", note), note
     assert 'href="build-report/"' in note and 'href="downloads/alpha.py"' in note
 
