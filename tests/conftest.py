@@ -424,3 +424,24 @@ def context(browser) -> Iterator[object]:
                                   permissions=["clipboard-read", "clipboard-write"])
     yield context
     context.close()
+
+
+PALETTE_TOGGLE = "form[data-md-component=palette] label:not([hidden])"
+
+
+def open_page(context, url: str, ready: str, dark: bool = False):
+    """A new tab on `url`, in the dark palette if asked, once `ready` (a selector) is drawn;
+    with the list of script errors the page raises."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url, wait_until="networkidle")
+    if dark:
+        page.click(PALETTE_TOGGLE)
+    page.locator(ready).first.wait_for(timeout=10_000)
+    return page, errors
+
+
+def phone_context(browser):
+    """A 375-px-wide phone's browser context."""
+    return browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-from conftest import CHROMIUM, PROJECT, SCREENSHOTS
+from conftest import CHROMIUM, PALETTE_TOGGLE, PROJECT, SCREENSHOTS
 
 from dlnotes.provenance import read_png
 
@@ -62,7 +62,7 @@ def test_page_loads_offline_with_its_images_in_both_palettes(
     assert [src for src, width, _ in images if width == 0] == [], "images that did not load"
     assert [src for src, _, alt in images if len(alt.split()) < 4] == [], \
         "images without alt text that says what they show"
-    page.click("form[data-md-component=palette] label:not([hidden])")
+    page.click(PALETTE_TOGGLE)
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
     page.screenshot(path=SCREENSHOTS / f"{name}-dark.png", full_page=True, timeout=120_000)
     page.close()
@@ -115,7 +115,7 @@ def test_the_copy_button_copies_exactly_the_snippets_code(context, base_url: str
 def _palettes(page) -> Iterator[str]:
     """Yield 'light', switch the page to the dark palette, yield 'dark'."""
     yield "light"
-    page.click("form[data-md-component=palette] label:not([hidden])")
+    page.click(PALETTE_TOGGLE)
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
     # The pointer left on the toggle opens its tooltip; axe would read it mid-fade (0.25 s).
     page.mouse.move(0, 0)

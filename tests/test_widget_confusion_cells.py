@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from conftest import open_page, phone_context
 
 PAGE = "debugging/"
 WIDGET = '[data-widget="confusion-cells"]'
 
 
-def _open(page, base_url: str, dark: bool = False):
-    page.goto(base_url + PAGE)
-    if dark:
-        page.click("form[data-md-component=palette] label:not([hidden])")
-    widget = page.locator(WIDGET)
-    widget.locator(".cc-live").wait_for()
-    return widget
+def _open(context, base_url: str, dark: bool = False):
+    page, _ = open_page(context, base_url + PAGE, f"{WIDGET} .cc-live", dark)
+    return page, page.locator(WIDGET)
 
 
 @pytest.mark.parametrize("dark", [False, True])
 @pytest.mark.reuse("page", PAGE)
 def test_clicking_a_cell_shows_its_images(context, site, base_url: str, dark: bool) -> None:
-    page = context.new_page()
-    widget = _open(page, base_url, dark)
+    page, widget = _open(context, base_url, dark)
     cells = widget.locator("button.cc-cell")
     assert cells.count() == 100
     readout = widget.locator(".cc-readout")
@@ -57,9 +53,8 @@ def test_clicking_a_cell_shows_its_images(context, site, base_url: str, dark: bo
 
 @pytest.mark.reuse("page", PAGE)
 def test_fits_a_phone(browser, site, base_url: str) -> None:
-    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
-    page = phone.new_page()
-    widget = _open(page, base_url)
+    small = phone_context(browser)
+    page, widget = _open(small, base_url)
     box = widget.locator(".cc-live")
     overflow = box.evaluate("e => e.scrollWidth - e.clientWidth")
     assert overflow <= 0, f"the widget overflows by {overflow} px"
@@ -69,4 +64,4 @@ def test_fits_a_phone(browser, site, base_url: str) -> None:
         "e => Math.min(...[...e.querySelectorAll('*')].filter(n => n.textContent.trim())"
         ".map(n => parseFloat(getComputedStyle(n).fontSize)))")
     assert smallest >= 12
-    phone.close()
+    small.close()

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import pytest
+from conftest import open_page, phone_context
 
 PAGE = "drivetrain/"
 WIDGET = '[data-widget="drivetrain-budget"]'
 
 
-def _open(page, base_url: str, dark: bool = False):
-    page.goto(base_url + PAGE)
-    if dark:
-        page.click("form[data-md-component=palette] label:not([hidden])")
-    widget = page.locator(WIDGET)
-    widget.locator(".dw-live").wait_for()
-    return widget
+def _open(context, base_url: str, dark: bool = False):
+    page, _ = open_page(context, base_url + PAGE, f"{WIDGET} .dw-live", dark)
+    return page, page.locator(WIDGET)
 
 
 @pytest.mark.parametrize("dark", [False, True])
 @pytest.mark.reuse("page", PAGE)
 def test_slider_moves_the_budget(context, site, base_url: str, dark: bool) -> None:
-    page = context.new_page()
-    widget = _open(page, base_url, dark)
+    page, widget = _open(context, base_url, dark)
     slider = widget.locator('input[type="range"]')
     readout = widget.locator(".dw-readout")
     assert readout.get_attribute("aria-live") == "polite"
@@ -49,9 +45,8 @@ def test_slider_moves_the_budget(context, site, base_url: str, dark: bool) -> No
 
 @pytest.mark.reuse("page", PAGE)
 def test_fits_a_phone(browser, site, base_url: str) -> None:
-    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
-    page = phone.new_page()
-    widget = _open(page, base_url)
+    small = phone_context(browser)
+    page, widget = _open(small, base_url)
     box = widget.locator(".dw-live")
     overflow = box.evaluate("e => e.scrollWidth - e.clientWidth")
     assert overflow <= 0, f"the widget overflows by {overflow} px"
@@ -60,4 +55,4 @@ def test_fits_a_phone(browser, site, base_url: str) -> None:
     width = widget.locator("svg.dw-chart").evaluate("e => e.getBoundingClientRect().width")
     view = widget.locator("svg.dw-chart").evaluate("e => e.viewBox.baseVal.width")
     assert abs(width - view) <= 2
-    phone.close()
+    small.close()

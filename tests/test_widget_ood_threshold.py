@@ -8,27 +8,17 @@ Checked in both palettes and on a 375-px phone (no sideways overflow of the widg
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from conftest import CHROMIUM
-
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed (.ci/run installs it)",
-                allow_module_level=True)
+from conftest import PALETTE_TOGGLE, open_page, phone_context
 
 WIDGET = '[data-widget="ood-threshold"]'
 PATH = "state-of-dl/vision/"
 
 
 def _open(context, base_url: str):
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(base_url + PATH, wait_until="networkidle")
-    page.locator(f"{WIDGET} .ood-bars rect.ood-bar").first.wait_for(timeout=10_000)
-    return page, errors
+    return open_page(context, base_url + PATH, f"{WIDGET} .ood-bars rect.ood-bar")
 
 
 def _shares(text: str) -> list[float]:
@@ -77,7 +67,7 @@ def test_slider_rewrites_readout_bars_and_thumbnails_in_both_palettes(
         context, site, base_url: str) -> None:
     page, errors = _open(context, base_url)
     _drive(page)
-    page.click("form[data-md-component=palette] label:not([hidden])")
+    page.click(PALETTE_TOGGLE)
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
     _drive(page)
     assert errors == []
@@ -85,7 +75,7 @@ def test_slider_rewrites_readout_bars_and_thumbnails_in_both_palettes(
 
 @pytest.mark.reuse("page", PATH)
 def test_widget_fits_a_phone(browser, site, base_url: str) -> None:
-    context = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    context = phone_context(browser)
     page = context.new_page()
     page.goto(base_url + PATH, wait_until="networkidle")
     widget = page.locator(f"{WIDGET} .ood-widget")

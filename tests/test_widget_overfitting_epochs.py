@@ -7,25 +7,14 @@ and on a 375-px phone (no sideways overflow of the widget).
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from conftest import CHROMIUM
-
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed (.ci/run installs it)",
-                allow_module_level=True)
+from conftest import PALETTE_TOGGLE, open_page, phone_context
 
 WIDGET = '[data-widget="overfitting-epochs"]'
 
 
 def _open(context, base_url: str):
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(base_url + "overfitting/", wait_until="networkidle")
-    page.locator(f"{WIDGET} .ofw-plot path").first.wait_for(timeout=10_000)
-    return page, errors
+    return open_page(context, base_url + "overfitting/", f"{WIDGET} .ofw-plot path")
 
 
 def _drive(page) -> None:
@@ -69,7 +58,7 @@ def test_slider_moves_the_cursor_and_rewrites_the_readout_in_both_palettes(
         context, site, base_url: str) -> None:
     page, errors = _open(context, base_url)
     _drive(page)
-    page.click("form[data-md-component=palette] label:not([hidden])")
+    page.click(PALETTE_TOGGLE)
     assert page.evaluate("document.body.getAttribute('data-md-color-scheme')") == "slate"
     # Colours follow the palette: the validation curve's colour changes.
     colour = page.locator(f"{WIDGET} .ofw-line.ofw-valid").first.evaluate(
@@ -92,7 +81,7 @@ def test_the_pick_is_named_at_its_epoch(context, site, base_url: str) -> None:
 
 @pytest.mark.reuse("page", "overfitting/")
 def test_fits_a_phone(browser, site, base_url: str) -> None:
-    phone = browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+    phone = phone_context(browser)
     try:
         page, errors = _open(phone, base_url)
         widget = page.locator(f"{WIDGET} .ofw")

@@ -8,25 +8,14 @@ page for print but is hidden on screen. Checked in both palettes and on a
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from conftest import CHROMIUM
-
-if CHROMIUM is None and os.environ.get("CI") != "true":
-    pytest.skip("Debian's chromium is not installed (.ci/run installs it)",
-                allow_module_level=True)
+from conftest import PALETTE_TOGGLE, open_page, phone_context
 
 WIDGET = '[data-widget="text-temperature"]'
 
 
 def _open(context, base_url: str):
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(base_url + "state-of-dl/text/", wait_until="networkidle")
-    page.locator(f"{WIDGET} .tt-chart").wait_for(timeout=10_000)
-    return page, errors
+    return open_page(context, base_url + "state-of-dl/text/", f"{WIDGET} .tt-chart")
 
 
 def _drive(page) -> None:
@@ -63,7 +52,7 @@ def test_slider_swaps_samples_and_readout_in_both_palettes(
         context, site, base_url: str) -> None:
     page, errors = _open(context, base_url)
     _drive(page)
-    page.click("form[data-md-component=palette] label:not([hidden])")
+    page.click(PALETTE_TOGGLE)
     scheme = "document.body.getAttribute('data-md-color-scheme')"
     assert page.evaluate(scheme) == "slate"
     colour = page.locator(f"{WIDGET} polyline.tt-real").evaluate(
@@ -75,8 +64,7 @@ def test_slider_swaps_samples_and_readout_in_both_palettes(
 
 @pytest.mark.reuse("page", "state-of-dl/text/")
 def test_widget_fits_a_phone(browser, site, base_url: str) -> None:
-    phone = browser.new_context(viewport={"width": 375, "height": 812},
-                                is_mobile=True)
+    phone = phone_context(browser)
     try:
         page, errors = _open(phone, base_url)
         widget = page.locator(f"{WIDGET} .tt-widget")
