@@ -16,11 +16,11 @@ help:  ## list the targets, and the contributor's loop
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 	@echo
 	@echo "The loop: edit snippets/NAME.py or docs/PAGE.md, then"
-	@echo "  make serve                           preview; re-runs only the edited snippet"
-	@echo "  $(BIN)/pytest -k NAME             one snippet's tests (quick mode)"
-	@echo "  $(BIN)/pytest docs/PAGE.md        one page's code examples"
-	@echo "  make test-fast                       the tests that run no snippet"
-	@echo "  make test                            everything; re-runs only what changed"
+	@echo "  make serve                                        preview; re-runs only the edited snippet"
+	@echo "  $(BIN)/pytest tests/test_snippets.py -k NAME   one snippet's tests (quick mode)"
+	@echo "  $(BIN)/pytest docs/PAGE.md                     one page's code examples"
+	@echo "  make test-fast                                    the tests that run no snippet"
+	@echo "  make test                                         everything; re-runs only what changed"
 
 # Set-up runs again only when what it depends on changes.
 $(STAMP): pyproject.toml constraints.txt

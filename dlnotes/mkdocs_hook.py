@@ -275,12 +275,14 @@ def _notebook_math(page: Any) -> bool:
 
 
 WIDGET = re.compile(r'data-widget="([a-z0-9-]+)"')
+WIDGET_KIT = "javascripts/widgets/_kit.js"  # what every widget script uses; loaded first
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
     """Mermaid (2.7 MB), KaTeX and each interactive figure's script only on the pages that
     use them. A `data-widget="NAME"` container loads `javascripts/widgets/NAME.js` (and
-    `stylesheets/widgets/NAME.css` when it exists): a page pays for the widgets it shows."""
+    `stylesheets/widgets/NAME.css` when it exists) after the kit they share: a page pays for
+    the widgets it shows."""
     folder = _folder(page.url) or "."
     scripts: tuple[str, ...] = ()
     styles: tuple[str, ...] = ()
@@ -289,7 +291,10 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     if 'class="arithmatex"' in output or _notebook_math(page):
         scripts += KATEX
         styles += (KATEX_CSS,)
-    for name in dict.fromkeys(WIDGET.findall(output)):
+    widgets = dict.fromkeys(WIDGET.findall(output))
+    if widgets:
+        scripts += (WIDGET_KIT,)
+    for name in widgets:
         script = f"javascripts/widgets/{name}.js"
         if not (Path(config["docs_dir"]) / script).is_file():
             raise PluginError(f"{page.file.src_uri}: data-widget={name!r} has no {script}")

@@ -69,7 +69,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     args = pyfuncitem.funcargs
     if marker.args[0] == "page":  # the page: the marker's second argument, or `path`
         path = marker.args[1] if len(marker.args) > 1 else pyfuncitem.callspec.params["path"]
-        digest = reuse.page(args["site"], path)
+        digest = reuse.page(args["site"], path, **marker.kwargs)
+    elif marker.args[0] == "code":
+        digest = reuse.code(*marker.args[1:])
+    elif "quick_site" in args:  # the site's folder is named for the digest of its sources
+        digest = args["quick_site"].name.split("-")[0]
+        if digest == "None":
+            return None  # not a git checkout: run it
     else:
         digest = reuse.sources(args["quick_build"].workspace.root)
         if digest is None:

@@ -9,8 +9,12 @@ failure is never recorded. A clean clone (CI) has no records and runs every chec
 `.dlnotes/checks/` to do the same here.
 
 Tests opt in with `@pytest.mark.reuse("page")` (they take the `site` fixture and a `path`
-parameter), `@pytest.mark.reuse("page", "overfitting/")` (one page, named) or
-`@pytest.mark.reuse("sources")` (they take the `quick_build` fixture).
+parameter), `@pytest.mark.reuse("page", "overfitting/")` (one page, named),
+`@pytest.mark.reuse("page", search_index=True)` (a check that the search index can change:
+the page's weight), `@pytest.mark.reuse("sources")` (they take the `quick_build` fixture) or
+`@pytest.mark.reuse("code", *paths)` (a check of the engine on projects the test makes: the
+build package and any project files it names).
+
 """
 
 from __future__ import annotations
@@ -54,13 +58,20 @@ def changed(before: list[str], after: list[str]) -> list[str]:
     return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
 
 
-def page(site: Path, path: str) -> str:
-    """The bytes that decide a browser check of one page: its HTML, every site file it
-    references (images, scripts, styles, downloads, widget data) and the search index."""
+def page(site: Path, path: str, *, search_index: bool = False) -> str:
+    """The bytes that decide a browser check of one page: its HTML and every site file it
+    references (images, scripts, styles, downloads, widget data).
+
+    Every page also fetches the search index, which holds the text of all pages: with it in
+    every digest, a typo fixed on one page would re-check every page. Its content shows only
+    in the search dialog, which `test_search_finds_the_page` checks on every run; its size
+    counts in a page's weight, so a check that weighs the page asks for `search_index`."""
     html_file = site / path / "index.html"
     html = html_file.read_text(encoding="utf-8")
     url = "/" + path
-    files = {html_file, site / "search" / "search_index.json"}
+    files = {html_file}
+    if search_index:
+        files.add(site / "search" / "search_index.json")
     for reference in REFERENCE.findall(html):
         if re.match(r"[a-z]+:|//", reference):  # data:, https:, mailto: are not site files
             continue
@@ -85,6 +96,20 @@ def sources(quick_outputs: Path) -> str | None:
     outputs = sorted(p for p in quick_outputs.rglob("*") if p.is_file())
     return _digest([*(_file(f, ROOT) for f in project if f.is_file()),
                     *(_file(f, quick_outputs) for f in outputs)])
+
+
+def code(*paths: str) -> str:
+    """The bytes that decide a check of the engine on a project the test makes itself: the
+    build package, and the project's files or folders that the check also reads (a real
+    snippet, say)."""
+    files = sorted({f for path in ("dlnotes", *paths) for f in _files(ROOT / path)})
+    return _digest(_file(f, ROOT) for f in files)
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return [f for f in path.rglob("*") if f.is_file() and "__pycache__" not in f.parts]
 
 
 @functools.cache

@@ -174,7 +174,7 @@ def test_a_phone_never_scrolls_the_page_sideways_and_shows_legible_figures(
 PAGE_BUDGET = 1_500_000  # bytes, as a plain static server sends them (no compression)
 
 
-@pytest.mark.reuse("page")
+@pytest.mark.reuse("page", search_index=True)
 @pytest.mark.parametrize("path", _page_urls())
 def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, site: Path, base_url: str,
                                                         path: str) -> None:

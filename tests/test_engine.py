@@ -236,6 +236,7 @@ def test_cli_run_list_and_a_failure_exit_code(fake: FakeProject, capsys) -> None
 
 
 @pytest.mark.slow
+@pytest.mark.reuse("code")
 def test_new_scaffolds_a_snippet_and_page_that_pass_unchanged(fake: FakeProject, tmp_path,
                                                              capsys) -> None:
     assert cli.main(["new", "line_fit", "--page", "topics/line-fit.md"]) == 0

@@ -18,7 +18,8 @@ from dlnotes.errors import BuildFailed
 from dlnotes.project import FULL, QUICK, Workspace
 from dlnotes.snippet import Snippet
 
-pytestmark = pytest.mark.slow  # preloaded workers import torch and friends
+# Preloaded workers import torch and friends; the checks depend on the engine's code only.
+pytestmark = [pytest.mark.slow, pytest.mark.reuse("code")]
 
 
 def test_exits_crashes_and_timeouts_are_contained_per_snippet(
@@ -39,6 +40,7 @@ def test_exits_crashes_and_timeouts_are_contained_per_snippet(
     assert (fake.workspace().output_dir("d_fine") / "metrics.json").is_file()
 
 
+@pytest.mark.reuse("code", "snippets/losses.py")
 @pytest.mark.parametrize("name", ["losses"])
 def test_gives_the_same_metrics_as_plain_processes(
         name: str, quick_build: QuickBuild, tmp_path: Path) -> None:

@@ -121,6 +121,7 @@ def test_a_full_disk_inside_the_snippet_fails_it_and_keeps_outputs(fake: FakePro
 
 
 @pytest.mark.slow
+@pytest.mark.reuse("code")
 def test_two_site_builds_started_together_both_finish_one_after_the_other(
         fake: FakeProject, pid_file: Path) -> None:
     """MkDocs empties the site folder at the start of a build: a second build into the same

@@ -86,6 +86,7 @@ def test_without_a_cached_checkpoint_it_uses_random_weights_and_downloads_nothin
 
 
 @pytest.mark.slow
+@pytest.mark.reuse("code", "snippets/finetune_torchvision.py")
 def test_the_demo_run_uses_the_cached_checkpoint_offline(
     fake_torch_home: tuple[Path, dict], tmp_path: Path
 ) -> None:

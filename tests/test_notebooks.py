@@ -9,7 +9,7 @@ from conftest import FakeProject
 
 from dlnotes.errors import BuildFailed
 
-pytestmark = pytest.mark.slow  # every test starts Jupyter kernels
+pytestmark = [pytest.mark.slow, pytest.mark.reuse("code")]  # each starts Jupyter kernels
 
 WALKTHROUGH = """\
 # %% [markdown]

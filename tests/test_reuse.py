@@ -25,12 +25,21 @@ def _site(root: Path) -> Path:
 def test_a_pages_digest_follows_its_html_and_every_file_it_loads(tmp_path: Path) -> None:
     site = _site(tmp_path)
     before = reuse.page(site, "a/")
-    for changed in ("a/index.html", "generated/a/f.png", "generated/a/w.json", "js/x.js",
-                    "search/search_index.json"):
+    for changed in ("a/index.html", "generated/a/f.png", "generated/a/w.json", "js/x.js"):
         (site / changed).write_text((site / changed).read_text() + " ")
         after = reuse.page(site, "a/")
         assert after != before, f"{changed} changed but the page's digest did not"
         before = after
+
+
+def test_only_a_check_that_weighs_the_page_follows_the_search_index(tmp_path: Path) -> None:
+    """The index holds every page's text: a change on page b must not re-check page a,
+    except where the index's size counts."""
+    site = _site(tmp_path)
+    plain, weighed = reuse.page(site, "a/"), reuse.page(site, "a/", search_index=True)
+    (site / "search" / "search_index.json").write_text('["b changed"]')
+    assert reuse.page(site, "a/") == plain
+    assert reuse.page(site, "a/", search_index=True) != weighed
 
 
 def test_a_pages_digest_ignores_other_pages(tmp_path: Path) -> None:

@@ -38,6 +38,7 @@ class _Refs(HTMLParser):
             self.loaded.append(found["href"])
 
 
+@pytest.mark.reuse("sources")
 def test_every_image_a_page_references_exists(quick_site: Path) -> None:
     checked = 0
     for html in quick_site.rglob("*.html"):
@@ -53,11 +54,13 @@ def test_every_image_a_page_references_exists(quick_site: Path) -> None:
     assert checked >= len(PROJECT.snippets()), "expected at least one figure per snippet"
 
 
+@pytest.mark.reuse("sources")
 def test_numbers_in_the_prose_are_filled_in_from_metrics(quick_site: Path) -> None:
     for html in quick_site.rglob("*.html"):
         assert not re.search(r"\{\{\s*\w+\.", html.read_text(encoding="utf-8")), html
 
 
+@pytest.mark.reuse("sources")
 def test_the_build_report_lists_every_snippet(quick_site: Path) -> None:
     report = (quick_site / "build-report" / "index.html").read_text(encoding="utf-8")
     assert "<strong>quick</strong> mode" in report
@@ -65,6 +68,7 @@ def test_the_build_report_lists_every_snippet(quick_site: Path) -> None:
         assert f"<code>{name}</code>" in report
 
 
+@pytest.mark.reuse("sources")
 def test_the_site_loads_nothing_from_another_host(quick_site: Path) -> None:
     for html in quick_site.rglob("*.html"):
         refs = _Refs()
@@ -129,6 +133,7 @@ def _parsed(html: Path, cache: dict[Path, _Links]) -> _Links:
     return cache[html]
 
 
+@pytest.mark.reuse("sources")
 def test_every_internal_link_and_anchor_resolves(quick_site: Path) -> None:
     cache: dict[Path, _Links] = {}
     broken = []
@@ -365,6 +370,7 @@ def test_provenance_follows_each_snippets_first_output_once_per_page(
 PLACEHOLDERS = ("example.github.io", "github.com/example")
 
 
+@pytest.mark.reuse("sources")
 def test_a_build_without_repository_settings_links_to_no_repository(quick_site: Path) -> None:
     """DLNOTES_SITE_URL and DLNOTES_REPO_URL are unset here: no placeholder host, no GitHub
     button, no edit link, no Colab link."""
@@ -394,6 +400,7 @@ def test_the_repository_settings_give_edit_colab_and_canonical_links(
                 f"{stem}.ipynb") in page
 
 
+@pytest.mark.reuse("sources")
 def test_mermaid_and_katex_load_only_on_pages_that_use_them(quick_site: Path) -> None:
     """Mermaid is 2.7 MB: a page without a diagram must not pay for it (nor for KaTeX)."""
     pages = {html.relative_to(quick_site).as_posix(): html.read_text(encoding="utf-8")
@@ -406,6 +413,25 @@ def test_mermaid_and_katex_load_only_on_pages_that_use_them(quick_site: Path) ->
     assert sum("katex.min.js" in text for text in pages.values()) < len(pages) / 2
 
 
+@pytest.mark.reuse("sources")
+def test_a_page_loads_the_scripts_of_the_widgets_it_shows_after_their_kit(
+        quick_site: Path) -> None:
+    """Each `data-widget="NAME"` container brings `widgets/NAME.js`, preceded by the kit the
+    widget scripts share; a page without widgets loads none of them."""
+    widget_pages = 0
+    for html in quick_site.rglob("*.html"):
+        text = html.read_text(encoding="utf-8")
+        names = set(re.findall(r'data-widget="([a-z0-9-]+)"', text))
+        loaded = re.findall(r'<script src="[^"]*javascripts/widgets/([^"/]+)\.js"', text)
+        if not names:
+            assert loaded == [], html
+            continue
+        widget_pages += 1
+        assert loaded[0] == "_kit" and set(loaded[1:]) == names, html
+    assert widget_pages >= 4
+
+
+@pytest.mark.reuse("sources")
 def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: Path) -> None:
     for stem in (path.stem for path in PROJECT.examples().values()):
         page = quick_site / "examples" / stem / "index.html"
@@ -436,6 +462,7 @@ def test_a_stale_figure_says_so_openly_not_in_a_collapsed_note(tmp_path: Path) -
                      r"failed in this build \(exit code 1\)", html), html
 
 
+@pytest.mark.reuse("sources")
 def test_the_lightbox_shows_one_palettes_figures_not_both_twins(quick_site: Path) -> None:
     """Clicking a figure opens a gallery of the figures of the palette on screen only."""
     wrong = []

@@ -144,13 +144,7 @@
     select(buttons[best]);
   }
 
-  document.querySelectorAll('[data-widget="confusion-cells"]').forEach(function (box) {
-    var base = new URL(box.dataset.src, document.baseURI).href;
-    fetch(base).then(function (r) {
-      if (!r.ok) throw new Error(r.status);
-      return r.json();
-    }).then(function (data) { build(box, data, base); }).catch(function () {
-      /* keep the static figure */
-    });
+  window.dlnotesWidget.mount("confusion-cells", function (box, data) {
+    build(box, data, new URL(box.dataset.src, document.baseURI).href);
   });
 })();

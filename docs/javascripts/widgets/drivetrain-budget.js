@@ -4,16 +4,10 @@
 // only looks values up and draws them; the static figure stays for print.
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
   var COLOURS = { policy_1: "#009E73", policy_2: "#E69F00", random: "#56B4E9" };
   var H = 300, L = 64, R = 16, T = 16, B = 48;
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  var el = window.dlnotesWidget.svg;
   function fmt(x) { return Math.round(x).toLocaleString("en-US"); }
   function pct(b) { return Math.round(b * 100) + "%"; }
 
@@ -29,7 +23,7 @@
 
     var live = document.createElement("div");
     live.className = "dw-live";
-    var id = "dw-budget-" + Math.random().toString(36).slice(2, 8);
+    var id = window.dlnotesWidget.uid("dw-budget");
     var control = document.createElement("div");
     control.className = "dw-control";
     var label = document.createElement("label");
@@ -145,12 +139,5 @@
     });
   }
 
-  document.querySelectorAll('[data-widget="drivetrain-budget"]').forEach(function (box) {
-    fetch(box.dataset.src).then(function (r) {
-      if (!r.ok) throw new Error(r.status);
-      return r.json();
-    }).then(function (data) { build(box, data); }).catch(function () {
-      /* keep the static figure */
-    });
-  });
+  window.dlnotesWidget.mount("drivetrain-budget", build);
 })();

@@ -7,14 +7,8 @@
  * from another host. */
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  var el = window.dlnotesWidget.svg;
 
   function pct(v) { return v === null ? "none kept" : (100 * v).toFixed(1) + " %"; }
 
@@ -25,7 +19,7 @@
     if (start < 0) start = n - 1;
     var ui = document.createElement("div");
     ui.className = "ood-widget";
-    var id = "ood-threshold-" + Math.random().toString(36).slice(2, 8);
+    var id = window.dlnotesWidget.uid("ood-threshold");
     ui.innerHTML =
       '<div class="ood-control">' +
       '<label for="' + id + '">Accept an input when the model\'s confidence is at least ' +
@@ -111,17 +105,5 @@
     draw();
   }
 
-  function init() {
-    document.querySelectorAll('[data-widget="ood-threshold"]').forEach(function (box) {
-      if (box.dataset.ready) return;
-      box.dataset.ready = "1";
-      fetch(box.getAttribute("data-src"))
-        .then(function (r) { return r.json(); })
-        .then(function (data) { build(box, data); })
-        .catch(function () { /* the static figure stays */ });
-    });
-  }
-  if (window.document$ && window.document$.subscribe) window.document$.subscribe(init);
-  else if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
-  else init();
+  window.dlnotesWidget.mount("ood-threshold", build);
 })();

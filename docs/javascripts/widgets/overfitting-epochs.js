@@ -9,17 +9,8 @@
  */
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
-  var counter = 0;
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs || {}).forEach(function (k) {
-      node.setAttribute(k, attrs[k]);
-    });
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  var el = window.dlnotesWidget.svg;
 
   function html(name, attrs, parent, text) {
     var node = document.createElement(name);
@@ -48,7 +39,7 @@
     this.data = data;
     this.metric = "accuracy";
     this.epoch = data.runs[0].best_epoch;
-    var id = "ofw-" + (++counter);
+    var id = window.dlnotesWidget.uid("ofw");
     var root = html("div", {"class": "ofw"});
     container.insertBefore(root, container.firstChild);
     var controls = html("div", {"class": "ofw-controls"}, root);
@@ -257,22 +248,7 @@
     });
   };
 
-  function start() {
-    var nodes = document.querySelectorAll('[data-widget="overfitting-epochs"]');
-    Array.prototype.forEach.call(nodes, function (container) {
-      fetch(container.getAttribute("data-src"))
-        .then(function (r) {
-          if (!r.ok) throw new Error(r.status);
-          return r.json();
-        })
-        .then(function (data) { new Widget(container, data); })
-        .catch(function () { /* the static figure stays */ });
-    });
-  }
-
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
-    start();
-  }
+  window.dlnotesWidget.mount("overfitting-epochs", function (container, data) {
+    new Widget(container, data);
+  });
 })();

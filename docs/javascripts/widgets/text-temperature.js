@@ -10,17 +10,9 @@
  */
 (function () {
   "use strict";
-  var SVG = "http://www.w3.org/2000/svg";
   var W = 640, H = 252, L = 52, R = 16, T = 14, B = 64;
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs || {}).forEach(function (k) {
-      node.setAttribute(k, attrs[k]);
-    });
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  var el = window.dlnotesWidget.svg;
 
   function pct(v) { return Math.round(100 * v) + "%"; }
 
@@ -29,7 +21,7 @@
     var lo = temps[0], hi = temps[n - 1];
     var x = function (t) { return L + (t - lo) / (hi - lo) * (W - L - R); };
     var y = function (v) { return T + (1 - v) * (H - T - B); };
-    var id = "tt-" + Math.random().toString(36).slice(2, 8);
+    var id = window.dlnotesWidget.uid("tt");
 
     var box = document.createElement("div");
     box.className = "tt-widget";
@@ -132,14 +124,5 @@
     root.classList.add("tt-live");
   }
 
-  document.querySelectorAll('[data-widget="text-temperature"]')
-    .forEach(function (root) {
-      fetch(root.getAttribute("data-src"))
-        .then(function (r) {
-          if (!r.ok) throw new Error(r.status);
-          return r.json();
-        })
-        .then(function (data) { draw(root, data); })
-        .catch(function () { /* the static figure stays */ });
-    });
+  window.dlnotesWidget.mount("text-temperature", draw);
 })();
