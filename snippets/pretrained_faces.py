@@ -465,7 +465,7 @@ print(f"astronaut: MTCNN {len(astro_mtcnn)} box(es), "
 
 def draw_boxes():
     gray, truth, found, classic_found = examples
-    fig, axes = plt.subplots(1, 3, figsize=(6.4, 2.5),
+    fig, axes = plt.subplots(1, 3, figsize=(7.2, 2.8),
                              gridspec_kw={"width_ratios": [1, 1.4, 1.4]})
     panels = [(astronaut, [], astro_mtcnn, astro_classic,
                "a photo (astronaut)")]
