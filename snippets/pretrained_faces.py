@@ -48,7 +48,7 @@ from torch import nn
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 N_SEEDS = 2 if QUICK else 5  # independently generated sets of scenes
-N_SCENES = 6 if QUICK else 16  # scenes per set
+N_SCENES = 4 if QUICK else 16  # scenes per set
 SCENE = (160, 224)  # pixels, height x width
 FACE_SIZES = (28, 64)  # pixels: a pasted face is 28 to 64 pixels wide
 MIN_FACE = 20  # MTCNN's defaults from here on
@@ -552,7 +552,8 @@ print(json.dumps(metrics, indent=2))
 # --8<-- [end:report]
 
 # Build checks (read by the site's build; harmless when run by hand):
-# About 15 CPU seconds in full mode, 6 in quick, imports included.
+# About 19 CPU seconds in full mode and 10 in quick, of which about 6
+# are imports (torch, skimage, sklearn, matplotlib).
 # dlnotes: expect quick n_seeds >= 2
 # dlnotes: expect quick recall_mean >= 0.3
 # dlnotes: expect full n_seeds >= 5
