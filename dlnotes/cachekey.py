@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from dlnotes.contract import PACKAGES
+from dlnotes.contract import DATA_PACKAGES, PACKAGES
 from dlnotes.manifest import Entry
 from dlnotes.snippet import Snippet
 
@@ -25,7 +25,7 @@ from dlnotes.snippet import Snippet
 def environment() -> dict[str, str]:
     """Python and package versions, read from installed metadata (no heavy imports)."""
     versions = {"python": platform.python_version()}
-    for package in PACKAGES:  # everything a snippet may import
+    for package in (*PACKAGES, *DATA_PACKAGES):  # everything a snippet may import or read
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

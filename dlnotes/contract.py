@@ -41,6 +41,14 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "tabulate": ("tabulate",),
 }
 
+# Packages a snippet reads files from (trained weights in their wheels) without importing
+# them, as distribution -> version. Their metadata pins an old torch, so `make setup` installs
+# each at this version with --no-deps (tests/test_contract.py checks the Makefile does); their
+# versions are part of every cache key, like the packages above.
+DATA_PACKAGES: dict[str, str] = {
+    "facenet-pytorch": "2.6.0",  # MTCNN's P-, R- and O-Net weights (snippets/pretrained_faces.py)
+}
+
 # What a preloaded worker imports once, so that the snippets forked from it do not: the heavy
 # packages and the submodules most snippets touch. (Making a first torch.optim optimizer
 # imports torch._dynamo: several seconds per snippet otherwise.)

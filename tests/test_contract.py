@@ -50,7 +50,15 @@ def test_pyproject_declares_every_contract_package() -> None:
 
 
 def test_every_contract_package_is_part_of_the_cache_key() -> None:
-    assert set(cachekey.environment()) == {"python", *contract.PACKAGES}
+    assert set(cachekey.environment()) == {"python", *contract.PACKAGES, *contract.DATA_PACKAGES}
+
+
+def test_setup_installs_each_data_package_at_its_pin_without_its_dependencies() -> None:
+    """Their metadata pins an old torch: installed with its dependencies, one would downgrade
+    torch for every snippet."""
+    makefile = (ROOT / "Makefile").read_text()
+    for name, version in contract.DATA_PACKAGES.items():
+        assert re.search(rf"pip install [^\n]*--no-deps [^\n]*{name}=={version}", makefile), name
 
 
 def test_the_readme_table_lists_exactly_the_contract_packages() -> None:
