@@ -3,9 +3,9 @@
 The same population, models, seeds, customers and luck as
 drivetrain_uplift.py, but policy 2's two models are trained on
 observational data: the recommendation went to the more loyal half of the
-experiment's customers instead of a random half. (Refitting the page's own
-policies too would double the cost; they come out exactly as on the page,
-whose numbers the solution quotes.) No torch is needed.
+experiment's customers instead of a random half. The page's own runs, on
+the same customers, give the numbers to compare with (refitting its
+policies here would double the cost). No torch is needed.
 
 Run it alone with `python solution_drivetrain.py`; outputs go to the folder
 DLNOTES_OUT names (default ./outputs/solution_drivetrain). DLNOTES_QUICK=1
