@@ -103,33 +103,6 @@ class SideBySide(nn.Module):
         return h.transpose(0, 1)  # (seeds, batch, classes)
 
 
-class Adam:
-    """torch.optim.Adam's update with its default settings, written out:
-    the library's class loads torch's compiler on first use, which costs
-    more CPU time than this whole solution may spend on training."""
-
-    def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr = list(params), lr
-        self.betas, self.eps = betas, eps
-        self.m = [torch.zeros_like(p) for p in self.params]  # mean of grads
-        self.v = [torch.zeros_like(p) for p in self.params]  # ... squared
-        self.t = 0
-
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        (b1, b2), lr = self.betas, self.lr
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            m.lerp_(p.grad, 1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            denom = (v / (1 - b2 ** self.t)).sqrt_().add_(self.eps)
-            p.addcdiv_(m, denom, value=-lr / (1 - b1 ** self.t))
-
-
 def fit(make_model, x, y, epochs, x_eval, keep=()):
     """Adam on one CNN per seed, side by side. Returns {epoch: logits on
     x_eval} after the last epoch and after each epoch in `keep`."""
@@ -138,7 +111,7 @@ def fit(make_model, x, y, epochs, x_eval, keep=()):
         torch.manual_seed(seed)
         models.append(make_model())
     model = SideBySide(models).to(device)
-    optimizer = Adam(model.parameters(), lr=LEARNING_RATE)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
     generators = [torch.Generator().manual_seed(seed) for seed in SEEDS]
     rows = torch.arange(N_SEEDS)[:, None]
     logits = {}
