@@ -355,6 +355,7 @@ for a, deg in enumerate(AUG_DEGREES[1:], 1):
     aug[f"wins_{deg}"] = int((gain[a] > 0).sum())  # of N_SEEDS pairs
     aug[f"losses_{deg}"] = int((gain[a] < 0).sum())
 aug["wins_90_over_10"] = int((error[2] < error[1]).sum())
+aug["losses_90_vs_10"] = int((error[2] > error[1]).sum())
 by_digit = torch.stack([(wrong * (y_valid == c)).sum(1)
                         / (y_valid == c).sum(1) for c in range(10)], -1)
 by_digit = by_digit.view(len(AUG_DEGREES), N_SEEDS, 10)  # error per digit
@@ -584,6 +585,7 @@ metrics = {"n_seeds": N_SEEDS, "upside_down": ud, "augmentation": aug,
 # The solutions state these directions; fail if one clearly reverses.
 # dlnotes: expect full upside_down.baseline_beats_msp >= 3
 # dlnotes: expect full augmentation.wins_90 <= 2
+# dlnotes: expect full augmentation.six_nine_90 <= 0.1
 # dlnotes: expect full detection.iou_wins_10 >= 3
 # In so short a run neither detector names the digits much above chance.
 # dlnotes: expect full detection.weight_1.class_accuracy.mean <= 0.2
