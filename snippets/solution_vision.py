@@ -15,7 +15,6 @@ fewer seeds for fewer steps.
 # The three set-ups' sizes. All train for less than the pages do, so that
 # the solutions cost seconds; each compares its variants with each other.
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -56,49 +55,6 @@ device = "cuda" if torch.cuda.is_available() else "cpu"
 # --8<-- [end:setup]
 
 
-# --8<-- [start:adam]
-# torch.optim's first step imports torch._dynamo, about two CPU seconds,
-# more than some of the training below; these lines make the same update
-# as torch.optim.Adam, or AdamW (decoupled weight decay), and OneCycleLR.
-class Adam:
-    """torch.optim.Adam's update; weight_decay > 0 makes it AdamW's."""
-
-    def __init__(self, params, lr, weight_decay=0.0):
-        self.params, self.lr, self.decay = list(params), lr, weight_decay
-        self.betas, self.t = (0.9, 0.999), 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-
-    @torch.no_grad()
-    def step(self):
-        self.t += 1
-        (b1, b2), lr = self.betas, self.lr
-        step_size = lr / (1 - b1 ** self.t)
-        root = math.sqrt(1 - b2 ** self.t)
-        for p, m, v in zip(self.params, self.m, self.v, strict=True):
-            p.mul_(1 - lr * self.decay)
-            m.lerp_(p.grad, 1 - b1)
-            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
-            p.addcdiv_(m, v.sqrt() / root + 1e-8, value=-step_size)
-            p.grad = None
-
-
-def one_cycle(optimizer, step, total, top, warm=0.3):
-    """OneCycleLR's cosine schedule: learning rate up from top / 25 to
-    top over the first 30 % of the steps, then down to top / 25e4; Adam's
-    beta1 the other way, between 0.95 and 0.85."""
-    end = warm * total - 1
-    if step <= end:
-        frac, lrs, b1s = step / end, (top / 25, top), (0.95, 0.85)
-    else:
-        frac = (step - end) / (total - 1 - end)
-        lrs, b1s = (top, top / 25e4), (0.85, 0.95)
-
-    def anneal(start, stop):
-        return stop + (start - stop) / 2 * (math.cos(math.pi * frac) + 1)
-    optimizer.lr = anneal(*lrs)
-    optimizer.betas = (anneal(*b1s), 0.999)
-# --8<-- [end:adam]
 
 
 # --8<-- [start:cnn]
@@ -175,7 +131,7 @@ def train_cnns(x_train, y_train, seeds, degrees, epochs, batch_size,
     n_models, n_train = y_train.shape
     seeds, degrees = torch.tensor(seeds), torch.tensor(degrees, dtype=float)
     augmented = degrees > 0
-    optimizer = Adam(model.parameters(), LEARNING_RATE)
+    optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE)
     generator = torch.Generator().manual_seed(SEED)
     rows = torch.arange(n_models)[:, None]
     for epoch in range(1, epochs + 1):
@@ -193,6 +149,7 @@ def train_cnns(x_train, y_train, seeds, degrees, epochs, batch_size,
                                    y.T.flatten(), reduction="none")
             loss.view(y.T.shape).mean(0).sum().backward()  # own mean each
             optimizer.step()
+            optimizer.zero_grad()
         if after_epoch:
             model.eval()
             after_epoch(model, epoch)
@@ -502,7 +459,10 @@ with torch.no_grad():  # ... copied once per box weight
         mine.copy_(torch.cat([theirs] * len(BOX_WEIGHTS)))
 model = model.to(device, memory_format=torch.channels_last)
 weight = torch.tensor(BOX_WEIGHTS).repeat_interleave(N_SEEDS).to(device)
-optimizer = Adam(model.parameters(), LEARNING_RATE, weight_decay=1e-4)
+optimizer = torch.optim.AdamW(model.parameters(), LEARNING_RATE,
+                              weight_decay=1e-4)
+schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, LEARNING_RATE,
+                                               total_steps=DET_STEPS)
 generator = torch.Generator().manual_seed(SEED)
 late = []  # training-mode losses of the last tenth of the steps
 model.train()
@@ -511,13 +471,14 @@ for step in range(DET_STEPS):
                           generator=generator).repeat(1, len(BOX_WEIGHTS))
     x, box = x_train[batch].to(device), box_train[batch].to(device)
     y = y_train[batch].to(device)
-    one_cycle(optimizer, step, DET_STEPS, LEARNING_RATE)
     logits, predicted = model(x)
     ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(),
                          reduction="none").view(y.shape).mean(0)
     l1 = (predicted / SIZE - box / SIZE).abs().mean((0, 2))  # per model
     (ce + weight * l1).sum().backward()  # each model its own loss
     optimizer.step()
+    optimizer.zero_grad()
+    schedule.step()
     if step >= DET_STEPS * 9 // 10:
         late.append(torch.stack([ce, l1]).detach().cpu())
 late = torch.stack(late).mean(0).view(2, len(BOX_WEIGHTS), N_SEEDS)
