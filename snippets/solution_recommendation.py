@@ -253,4 +253,8 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full hit_rate.one_factor.mean > 0.02
 # dlnotes: expect full hit_rate.no_bias.mean > 0.02
 # dlnotes: expect full anyway.page_below < 0.1
+# the solutions state these directions: fail only if they clearly reverse
+# dlnotes: expect full hit_rate.page_below.mean < 0.1
+# dlnotes: expect full beat_popularity.no_bias >= 3
+# dlnotes: expect full same_taste_share.one_factor <= 0.4
 # dlnotes: timeout 120

@@ -363,4 +363,8 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full baseline_rmse_mean < 0.6
 # dlnotes: expect full rmse.boosting_vectors.mean < 0.8
 # dlnotes: expect full rmse.baseline_zips_300.mean < 0.6
+# the solutions state these directions: fail only if they clearly reverse
+# dlnotes: expect full beat_one_hot.dim_4 >= 3
+# dlnotes: expect full one_number_level_corr.mean >= 0.7
+# dlnotes: expect full vectors_beat_baseline >= 3
 # dlnotes: timeout 120
