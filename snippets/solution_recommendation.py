@@ -119,27 +119,14 @@ class DotProductBias(nn.Module):
                 + user[..., -1:] + item[..., -1][:, None, :])
 
 
-@torch.no_grad()
-def adam_step(params, moments, step, beta1=0.9, beta2=0.999, eps=1e-8):
-    """torch.optim.Adam's update with its L2 weight_decay, written out:
-    the first torch.optim optimiser imports torch._dynamo, which alone
-    costs this script seconds."""
-    for p, (m, v) in zip(params, moments, strict=True):
-        grad = p.grad.add(p, alpha=WEIGHT_DECAY)
-        m.lerp_(grad, 1 - beta1)
-        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        denom = (v / (1 - beta2 ** (step + 1))).sqrt_().add_(eps)
-        p.addcdiv_(m, denom, value=-LEARNING_RATE / (1 - beta1 ** (step + 1)))
-
-
 SEEDS = list(range(N_SEEDS))
 seeds = SEEDS * len(VARIANTS)
 torch.manual_seed(0)
 model = DotProductBias([f for f, _ in VARIANTS.values() for _ in SEEDS],
                        [b for _, b in VARIANTS.values() for _ in SEEDS]
                        ).to(device)
-params = list(model.parameters())
-moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+optimizer = torch.optim.Adam(model.parameters(), LEARNING_RATE,
+                             weight_decay=WEIGHT_DECAY)
 # --8<-- [end:model]
 
 # --8<-- [start:train]
@@ -151,7 +138,6 @@ target = torch.tensor(train[seeds].reshape(len(seeds), n_cells),
                       dtype=torch.float32, device=device)
 generators = [torch.Generator().manual_seed(s) for s in SEEDS]
 runs = torch.arange(len(seeds), device=device)[:, None]
-step = 0
 for _ in range(EPOCHS):
     order = torch.stack([torch.randperm(n_cells, generator=g)
                          for g in generators]).to(device)
@@ -161,11 +147,9 @@ for _ in range(EPOCHS):
     for users, items, bought_it in batches:
         loss = nn.functional.binary_cross_entropy_with_logits(
             model(users, items), bought_it, reduction="none").mean(1)
-        for p in params:
-            p.grad = None
+        optimizer.zero_grad()
         loss.sum().backward()
-        adam_step(params, moments, step)
-        step += 1
+        optimizer.step()
 # --8<-- [end:train]
 
 # --8<-- [start:evaluate]

@@ -16,7 +16,6 @@ uses fewer rows, seeds and epochs.
 # The page's settings, with fewer epochs: every variant is compared with
 # the page's own set-up trained the same way here.
 import json
-import math
 import os
 import random
 import sys
@@ -156,37 +155,7 @@ class Nets(nn.Module):
 # --8<-- [start:train]
 # The page's training loop: net m trains on split seeds[m] of table
 # zips[m] with that seed's batch order; its score is the validation RMSE
-# averaged over the last 3 epochs. AdamW and the one-cycle schedule are
-# written out: the first torch.optim optimiser imports torch._dynamo, which
-# alone costs this script a quarter of its time.
-def one_cycle(step, total):
-    """OneCycleLR's defaults: the learning rate rises on a cosine from
-    LEARNING_RATE / 25 to LEARNING_RATE over 30 % of the steps, then falls
-    to LEARNING_RATE / 25e4; Adam's beta1 goes 0.95 -> 0.85 -> 0.95."""
-    peak = 0.3 * total - 1
-    if step <= peak:
-        pct, lrs, betas = step / peak, (LEARNING_RATE / 25,
-                                        LEARNING_RATE), (0.95, 0.85)
-    else:
-        pct, lrs, betas = ((step - peak) / (total - 1 - peak),
-                           (LEARNING_RATE, LEARNING_RATE / 25e4),
-                           (0.85, 0.95))
-    w = (1 + math.cos(math.pi * pct)) / 2  # 1 at the phase's start, then 0
-    return lrs[1] + (lrs[0] - lrs[1]) * w, betas[1] + (betas[0] - betas[1]) * w
-
-
-@torch.no_grad()
-def adamw_step(params, moments, step, total, beta2=0.999, eps=1e-8):
-    """torch.optim.AdamW's update, with the one-cycle lr and beta1."""
-    lr, beta1 = one_cycle(step, total)
-    for p, (m, v) in zip(params, moments, strict=True):
-        p.mul_(1 - lr * WEIGHT_DECAY)
-        m.lerp_(p.grad, 1 - beta1)
-        v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-        denom = (v / (1 - beta2 ** (step + 1))).sqrt_().add_(eps)
-        p.addcdiv_(m, denom, value=-lr / (1 - beta1 ** (step + 1)))
-
-
+# averaged over the last 3 epochs, with AdamW and the one-cycle schedule.
 def tensors(zips, seeds):
     parts = {k: [] for k in ("x", "z", "y", "vx", "vz", "vy")}
     for n_zips, seed in zip(zips, seeds, strict=True):
@@ -205,10 +174,12 @@ def train_nets(dims, zips, seeds, one_hot=False):
     torch.manual_seed(0)
     nets = Nets(dims, zips, one_hot).to(device)
     data = tensors(zips, seeds)
-    params = list(nets.parameters())
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     n_train = data["y"].shape[1]
-    total, step = EPOCHS * -(-n_train // BATCH_SIZE), 0
+    optimizer = torch.optim.AdamW(nets.parameters(), LEARNING_RATE,
+                                  weight_decay=WEIGHT_DECAY)
+    steps = EPOCHS * -(-n_train // BATCH_SIZE)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, LEARNING_RATE,
+                                                   total_steps=steps)
     generators = [torch.Generator().manual_seed(s) for s in seeds]
     models = torch.arange(len(dims), device=device)[:, None]
     valid_rmse = []
@@ -219,11 +190,10 @@ def train_nets(dims, zips, seeds, one_hot=False):
                     for k in ("x", "z", "y")]
         for numeric, zip_codes, target in zip(*shuffled, strict=True):
             loss = ((nets(numeric, zip_codes) - target) ** 2).mean(1).sum()
-            for p in params:
-                p.grad = None
+            optimizer.zero_grad()
             loss.backward()
-            adamw_step(params, moments, step, total)
-            step += 1
+            optimizer.step()
+            schedule.step()
         if epoch >= EPOCHS - 3:
             with torch.no_grad():
                 prediction = nets(data["vx"], data["vz"])
