@@ -296,6 +296,8 @@ metrics = {
                                    baseline_accuracy["shuffled"]),
     "baseline_beat_shuffled": beat(baseline_accuracy["shuffled"],
                                    accuracy["shuffled"]),
+    "baseline_pg_beat_majority": beat(baseline_accuracy["pg"],
+                                      majority["pg"]),
     "baseline_accuracy": {k: mean_std(v)
                           for k, v in baseline_accuracy.items()},
     "baseline_majority_accuracy": {k: mean_std(v)
