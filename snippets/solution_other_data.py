@@ -34,7 +34,7 @@ N_VALID = 400 if QUICK else 1000
 LENGTHS = (30, 90)       # generated chain lengths (residues)
 WINDOW = 19              # Kyte-Doolittle: a membrane-crossing helix, ~19
 THRESHOLD = 1.6          # mean window hydropathy that flags a TM segment
-STEPS = 30               # full-batch L-BFGS iterations
+STEPS = 15 if QUICK else 30  # full-batch L-BFGS iterations
 BASELINE_C = 0.01        # the baseline's regularisation (scikit-learn's C)
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]  # one run per seed
 SEED = 0
@@ -208,7 +208,7 @@ def baseline(names):
     xs = (x - mean) / std.clamp_min(1e-6)
     w = torch.zeros(x.shape[0], x.shape[2], requires_grad=True)
     b = torch.zeros(x.shape[0], 1, requires_grad=True)
-    optimizer = torch.optim.LBFGS([w, b], max_iter=100,
+    optimizer = torch.optim.LBFGS([w, b], max_iter=40 if QUICK else 100,
                                   line_search_fn="strong_wolfe")
 
     def loss():
