@@ -15,7 +15,8 @@ downloads anything: it uses the ImageNet weights only if they are already
 in the torch hub cache, and otherwise says so and starts from random
 weights (`weights=None`). `--weights imagenet|cached|none` (or
 FINETUNE_WEIGHTS) overrides the choice. Next to the fine-tuned network it
-fits two baselines: logistic regression on 32x32 thumbnails of the images,
+fits two baselines: logistic regression on 32x32 thumbnails of the images
+(the demo's smaller images as they are),
 and on the loaded body's 512 features (a linear probe). Outputs go to the
 folder DLNOTES_OUT names (default ./outputs/finetune_torchvision);
 DLNOTES_QUICK=1 makes the demo smaller.
@@ -58,10 +59,11 @@ TRAIN_BN = True            # stage 1: BatchNorm layers keep learning
 VALID_FRACTION = 0.2       # held out when there is no train/ and valid/
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
-THUMBNAIL = 32             # the pixel baseline sees 32x32 thumbnails
+THUMBNAIL = 32             # the pixel baseline: at most 32x32 pixels
 SEED = 0
-# The build's demo (no folder given): small images, few epochs, a CPU.
-DEMO_IMAGE_SIZE = 32
+# The build's demo (no folder given): tiny images and few epochs, on a
+# CPU. It shows the code path, not what the weights are worth.
+DEMO_IMAGE_SIZE = 24
 DEMO_TRAIN, DEMO_VALID = (16, 8) if QUICK else (40, 20)  # per class
 DEMO_HEAD_EPOCHS, DEMO_UNFROZEN_EPOCHS = (1, 2) if QUICK else (2, 6)
 DEMO_BATCH_SIZE = 16
@@ -315,7 +317,8 @@ def baselines(model, plain_train, valid_set):
     scores = {}
     for name, embed in [
             ("pixels", lambda x: nn.functional.interpolate(
-                x, size=THUMBNAIL, mode="area").flatten(1)),
+                x, size=min(THUMBNAIL, x.shape[-1]),
+                mode="area").flatten(1)),
             ("linear_probe", lambda x: torch.cat([
                 body(b.to(device)).cpu() for b in x.split(64)]))]:
         with torch.no_grad():
@@ -384,7 +387,7 @@ def main():
 
 
 # --8<-- [start:report]
-# The history table, twelve validation images with their predictions, and
+# The history table, eight validation images with their predictions, and
 # the numbers the page quotes.
 def report(model, valid_set, classes, history, weights, weights_note,
            head_stage_trainable, n_train, image_size, scores):
@@ -393,7 +396,7 @@ def report(model, valid_set, classes, history, weights, weights_note,
     (OUT / "history.md").write_text(
         table.to_markdown(index=False, floatfmt=".4f") + "\n")
 
-    picks = np.linspace(0, len(valid_set) - 1, 12).round().astype(int)
+    picks = np.linspace(0, len(valid_set) - 1, 8).round().astype(int)
     model.eval()
     shown = []
     for i in picks:
@@ -405,7 +408,7 @@ def report(model, valid_set, classes, history, weights, weights_note,
                       float(probs.max())))
 
     def draw_predictions():
-        fig, axes = plt.subplots(3, 4, figsize=(6.4, 5.6))
+        fig, axes = plt.subplots(2, 4, figsize=(6.4, 3.9))
         for ax, (image, guess, actual, p) in zip(axes.flat, shown,
                                                  strict=True):
             ax.imshow(image)
@@ -443,7 +446,7 @@ def report(model, valid_set, classes, history, weights, weights_note,
         "final_valid_loss": round(float(table.valid_loss.iloc[-1]), 4),
         "train_loss_drop": round(float(table.train_loss.iloc[0]
                                        - table.train_loss.iloc[-1]), 4),
-        "thumbnail": THUMBNAIL,
+        "thumbnail": min(THUMBNAIL, image_size),
         "baseline_logreg_pixels_accuracy": round(scores["pixels"], 4),
         "baseline_linear_probe_accuracy": round(scores["linear_probe"], 4),
     }
