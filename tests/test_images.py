@@ -142,6 +142,8 @@ SHOWN_NOTEBOOK_FIGURES = """() => [...document.querySelectorAll(
 
 
 def _notebook_figures(page) -> list[tuple[str, float, str]]:
+    page.locator(".jupyter-wrapper .jp-RenderedImage img").first.wait_for(
+        state="attached", timeout=30_000)
     page.evaluate("""() => Promise.all([...document.querySelectorAll('article img')].map(img => {
         img.loading = 'eager';
         return img.complete ? null : new Promise(done => { img.onload = img.onerror = done; });
