@@ -9,13 +9,17 @@ mobile; accessibility, best practices and SEO 100.
     python benchmarks/lighthouse.py SITE_DIR            # prints the table
     python benchmarks/lighthouse.py SITE_DIR --why      # and, under it, every audit that
                                                        # cost a page points, per page
+    python benchmarks/lighthouse.py SITE_DIR --gzip     # text files sent gzip-compressed,
+                                                       # as GitHub Pages sends them
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import gzip as gzip_module
 import http.server
+import io
 import json
 import os
 import shutil
@@ -45,14 +49,15 @@ RUN_TIMEOUT_S = 300
 CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking"
 
 
-def table(site_dir: Path, why: bool = False) -> str:
+def table(site_dir: Path, why: bool = False, gzip: bool = False) -> str:
     """The scores of every page and preset, as a Markdown table (0-100, higher is better);
-    with `why`, followed by the audits that cost each page points."""
+    with `why`, followed by the audits that cost each page points; with `gzip`, text files
+    are sent gzip-compressed, as GitHub Pages and most hosts send them."""
     cli = _installed()
     lines = ["| Page | Preset | " + " | ".join(CATEGORIES.values()) + " |",
              "| --- | --- |" + " ---: |" * len(CATEGORIES)]
     reasons: list[str] = []
-    with _served(site_dir) as base_url:
+    with _served(site_dir, gzip) as base_url:
         for page, path in PAGES.items():
             for preset in PRESETS:
                 scores, failing = _scores(cli, base_url + path, preset)
@@ -81,9 +86,11 @@ def _installed() -> Path:
 
 
 @contextmanager
-def _served(site_dir: Path) -> Iterator[str]:
-    """The site on a loopback port, as a plain static server sends it (no compression)."""
-    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+def _served(site_dir: Path, gzip: bool = False) -> Iterator[str]:
+    """The site on a loopback port, as a plain static server sends it (no compression), or
+    with text files gzip-compressed for a browser that accepts it."""
+    handler = functools.partial(_GzipHandler if gzip else _QuietHandler,
+                                directory=str(site_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -95,6 +102,28 @@ def _served(site_dir: Path) -> Iterator[str]:
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
+
+
+class _GzipHandler(_QuietHandler):
+    """Text files (HTML, CSS, JavaScript, JSON, SVG) gzip-compressed when the browser accepts
+    it, the way GitHub Pages serves the published site."""
+
+    TEXT = (".html", ".css", ".js", ".json", ".svg", ".map", ".txt", ".xml")
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        path = Path(self.translate_path(self.path))
+        if path.is_dir() and self.path.split("?")[0].endswith("/"):
+            path = path / "index.html"  # (a folder without its slash: the parent redirects)
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not accepts or path.suffix not in self.TEXT or not path.is_file():
+            return super().send_head()
+        body = gzip_module.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
 
 
 def _scores(cli: Path, url: str, preset: str) -> tuple[dict[str, str], list[str]]:
@@ -165,7 +194,8 @@ def _failing(report: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--why"]
+    arguments = [a for a in sys.argv[1:] if a not in ("--why", "--gzip")]
     if len(arguments) != 1:
         raise SystemExit(__doc__)
-    print(table(Path(arguments[0]).resolve(), why="--why" in sys.argv[1:]), end="")
+    print(table(Path(arguments[0]).resolve(), why="--why" in sys.argv[1:],
+                gzip="--gzip" in sys.argv[1:]), end="")
