@@ -6,16 +6,24 @@ rest -- the home page, a text page, the heaviest figure page and a notebook page
 desktop and the mobile preset. Targets (DESIGN.md §8): performance >= 95 desktop and >= 80
 mobile; accessibility, best practices and SEO 100.
 
-    python benchmarks/lighthouse.py SITE_DIR        # prints the table
+    python benchmarks/lighthouse.py SITE_DIR            # prints the table
+    python benchmarks/lighthouse.py SITE_DIR --why      # and, under it, every audit that
+                                                       # cost a page points, per page
+    python benchmarks/lighthouse.py SITE_DIR --gzip     # text files sent gzip-compressed,
+                                                       # as GitHub Pages sends them
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip as gzip_module
 import http.server
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -37,23 +45,32 @@ PAGES = {
 PRESETS = ("desktop", "mobile")
 CATEGORIES = {"performance": "Performance", "accessibility": "Accessibility",
               "best-practices": "Best practices", "seo": "SEO"}
+RUN_TIMEOUT_S = 300
 CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking"
 
 
-def table(site_dir: Path) -> str:
-    """The scores of every page and preset, as a Markdown table (0-100, higher is better)."""
+def table(site_dir: Path, why: bool = False, gzip: bool = False) -> str:
+    """The scores of every page and preset, as a Markdown table (0-100, higher is better);
+    with `why`, followed by the audits that cost each page points; with `gzip`, text files
+    are sent gzip-compressed, as GitHub Pages and most hosts send them."""
     cli = _installed()
     lines = ["| Page | Preset | " + " | ".join(CATEGORIES.values()) + " |",
              "| --- | --- |" + " ---: |" * len(CATEGORIES)]
-    with _served(site_dir) as base_url:
+    reasons: list[str] = []
+    with _served(site_dir, gzip) as base_url:
         for page, path in PAGES.items():
             for preset in PRESETS:
-                scores = _scores(cli, base_url + path, preset)
+                scores, failing = _scores(cli, base_url + path, preset)
                 lines.append(f"| {page} (`/{path}`) | {preset} | "
                              + " | ".join(scores[c] for c in CATEGORIES) + " |")
+                if failing:
+                    reasons += [f"- {page}, {preset}:", *(f"  - {f}" for f in failing)]
     if any("*" in line for line in lines[2:]):
         lines += ["", "\\* Lighthouse reported a runtime error (usually a protocol timeout on a "
                   "busy machine); the scores are its own, from a partial run."]
+    if why and reasons:
+        lines += ["", "Audits that cost points (score below 0.9; metrics with their value):",
+                  "", *reasons]
     return "\n".join(lines) + "\n"
 
 
@@ -69,9 +86,11 @@ def _installed() -> Path:
 
 
 @contextmanager
-def _served(site_dir: Path) -> Iterator[str]:
-    """The site on a loopback port, as a plain static server sends it (no compression)."""
-    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+def _served(site_dir: Path, gzip: bool = False) -> Iterator[str]:
+    """The site on a loopback port, as a plain static server sends it (no compression), or
+    with text files gzip-compressed for a browser that accepts it."""
+    handler = functools.partial(_GzipHandler if gzip else _QuietHandler,
+                                directory=str(site_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -85,30 +104,98 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def _scores(cli: Path, url: str, preset: str) -> dict[str, str]:
-    """One Lighthouse run; a category that could not be scored shows as '–'."""
+class _GzipHandler(_QuietHandler):
+    """Text files (HTML, CSS, JavaScript, JSON, SVG) gzip-compressed when the browser accepts
+    it, the way GitHub Pages serves the published site."""
+
+    TEXT = (".html", ".css", ".js", ".json", ".svg", ".map", ".txt", ".xml")
+
+    def send_head(self):  # type: ignore[no-untyped-def]
+        path = Path(self.translate_path(self.path))
+        if path.is_dir() and self.path.split("?")[0].endswith("/"):
+            path = path / "index.html"  # (a folder without its slash: the parent redirects)
+        accepts = "gzip" in self.headers.get("Accept-Encoding", "")
+        if not accepts or path.suffix not in self.TEXT or not path.is_file():
+            return super().send_head()
+        body = gzip_module.compress(path.read_bytes(), compresslevel=6, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", self.guess_type(str(path)))
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        return io.BytesIO(body)
+
+
+def _scores(cli: Path, url: str, preset: str) -> tuple[dict[str, str], list[str]]:
+    """One Lighthouse run: each category's score ('–' if it could not be scored), and the
+    audits of those categories that scored below 0.9."""
     chromium = shutil.which("chromium")
     if chromium is None:
         raise SystemExit("lighthouse.py needs Debian's chromium (apt-get install chromium)")
     with tempfile.TemporaryDirectory() as folder:
         output = Path(folder) / "report.json"
         command = ["node", str(cli), url, "--quiet", "--output=json", f"--output-path={output}",
-                   f"--chrome-flags={CHROME_FLAGS}",
+                   f"--chrome-flags={CHROME_FLAGS} --user-data-dir={folder}/profile",
                    f"--only-categories={','.join(CATEGORIES)}"]
         if preset == "desktop":
             command.append("--preset=desktop")
-        done = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "CHROME_PATH": chromium})
+        # A run that hangs is ended with the chromium it started (chrome-launcher detaches
+        # it; its profile folder, in this run's temporary folder, tells it apart).
+        run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True,
+                               env={**os.environ, "CHROME_PATH": chromium})
+        try:
+            _, stderr = run.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # no scores for this run; the others go on
+            os.killpg(run.pid, signal.SIGKILL)
+            run.communicate()
+            _kill_chromium_using(f"{folder}/profile")
+            return dict.fromkeys(CATEGORIES, "timeout"), []
         # On a busy machine a run may end in a protocol timeout, yet it writes its report.
         if not output.is_file():
-            raise SystemExit(f"lighthouse failed on {url}:\n{done.stderr[-2000:]}")
+            raise SystemExit(f"lighthouse failed on {url}:\n{stderr[-2000:]}")
         report = json.loads(output.read_text(encoding="utf-8"))
     mark = "*" if report.get("runtimeError") else ""
-    return {key: "–" if report["categories"][key]["score"] is None
-            else f"{round(report['categories'][key]['score'] * 100)}{mark}" for key in CATEGORIES}
+    scores = {key: "–" if report["categories"][key]["score"] is None
+              else f"{round(report['categories'][key]['score'] * 100)}{mark}"
+              for key in CATEGORIES}
+    return scores, _failing(report)
+
+
+def _kill_chromium_using(profile: str) -> None:
+    """End the chromium processes whose command line names this profile folder."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            arguments = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"--user-data-dir={profile}".encode() in arguments:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+
+
+def _failing(report: dict) -> list[str]:
+    """'category: audit title (value)' for each scored audit below 0.9."""
+    failing = []
+    for key in CATEGORIES:
+        for ref in report["categories"][key]["auditRefs"]:
+            audit = report["audits"].get(ref["id"], {})
+            score = audit.get("score")
+            # Performance: its diagnostics (weight 0) say where the time went; elsewhere only
+            # the weighted audits count.
+            counted = key == "performance" or ref.get("weight", 0) > 0
+            if not counted or score is None or score >= 0.9:
+                continue
+            value = f" ({audit['displayValue']})" if audit.get("displayValue") else ""
+            failing.append(f"{key}: {audit.get('title', ref['id'])}{value}")
+    return failing
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    arguments = [a for a in sys.argv[1:] if a not in ("--why", "--gzip")]
+    if len(arguments) != 1:
         raise SystemExit(__doc__)
-    print(table(Path(sys.argv[1]).resolve()), end="")
+    print(table(Path(arguments[0]).resolve(), why="--why" in sys.argv[1:],
+                gzip="--gzip" in sys.argv[1:]), end="")

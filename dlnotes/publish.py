@@ -2,7 +2,8 @@
 
 The child writes into a staging folder next to the published one. Only when it exits 0, wrote
 a readable `metrics.json`, wrote every file its pages show and met its `expect` bounds does the
-staging folder replace the published one (two renames on one file system). Anything else, a
+staging folder replace the published one (two renames on one file system), its PNG figures
+first made smaller where that keeps the picture (`dlnotes.images`). Anything else, a
 crash, a timeout, a kill of the engine itself, leaves the previous outputs as they were.
 """
 
@@ -13,6 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
+from dlnotes import images
 from dlnotes.contract import METRICS
 from dlnotes.project import Workspace
 from dlnotes.snippet import Snippet
@@ -45,7 +47,9 @@ def problems(snippet: Snippet, staging: Path, promised: dict[str, list[str]], mo
 
 def replace(staging: Path, final: Path) -> None:
     """Swap the staged folder in for the published one; a kill between the renames is undone
-    by `recover` on the next run."""
+    by `recover` on the next run. Its figures are optimised first (`images`: palette PNGs
+    where they show the same picture), so a page never loads the heavier files."""
+    images.optimise_folder(staging)
     retired = final.with_name(f"{RETIRED}{final.name}-{os.getpid()}")
     if final.exists():
         os.rename(final, retired)
