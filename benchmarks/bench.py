@@ -88,7 +88,8 @@ def main() -> int:
 
     print(_table({k: v for k, v in timings.items() if v}, statistics.median(snippet_runs), args))
     if not args.no_lighthouse:  # the last build (touched) is a full site like the published one
-        print("\n" + lighthouse.table(work / "site"))
+        # served as GitHub Pages serves it: text files gzip-compressed
+        print("\n" + lighthouse.table(work / "site", gzip=True))
     if not overheads:
         return 0
     print(f"\nPer-snippet overhead of the fast runner (engine wall time minus the time inside "
