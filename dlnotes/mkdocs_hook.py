@@ -185,6 +185,13 @@ CDN_MERMAID = re.compile(
 NO_ALT = 'alt="No description has been provided for this image"'
 
 
+# Listings of snippets and notebook code cells stay out of the search index: they made up
+# half of it (every page loads it, so its size counts in every page's weight), and a reader
+# searches the prose; the code is one click away in each page's downloads.
+SEARCHABLE_CODE = re.compile(r'(<div class="highlight")>(?=<span class="filename">snippets/)'
+                             r'|(<div class="highlight-ipynb hl-python")>')
+
+
 @event_priority(50)  # before glightbox wraps the images in links
 def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
     """Captioned, sized figures and tables with their provenance on every page; notebook pages
@@ -197,6 +204,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
         html = STYLE.sub(lambda block: _without_blueprint(block[0]), html)
         html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
         html = glossary.mark_notebook(html, config)  # the glossary's hover definitions
+    html = SEARCHABLE_CODE.sub(lambda tag: f"{tag[1] or tag[2]} data-search-exclude>", html)
     report = files.get_file_from_path("build-report.md")
     context = provenance.page_context(page.url, _site_file, _build.entries,
                                       report.url if report else "build-report/")

@@ -432,6 +432,18 @@ def test_a_page_loads_the_scripts_of_the_widgets_it_shows_after_their_kit(
 
 
 @pytest.mark.reuse("sources")
+def test_snippet_listings_stay_out_of_the_search_index(quick_site: Path) -> None:
+    """Every page loads the index, so its size counts in every page's weight; the listings
+    made up half of it and are one click away in the downloads."""
+    index = (quick_site / "search" / "search_index.json").read_text(encoding="utf-8")
+    listed = [html for html in quick_site.rglob("*.html")
+              if 'class="filename">snippets/' in html.read_text(encoding="utf-8")]
+    assert len(listed) >= 10
+    assert 'get(\\"DLNOTES_OUT\\"' not in index
+    assert "overfitting" in index  # the prose stays searchable
+
+
+@pytest.mark.reuse("sources")
 def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: Path) -> None:
     for stem in (path.stem for path in PROJECT.examples().values()):
         page = quick_site / "examples" / stem / "index.html"
