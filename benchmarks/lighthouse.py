@@ -155,6 +155,9 @@ def _scores(cli: Path, url: str, preset: str) -> tuple[dict[str, str], list[str]
         if not output.is_file():
             raise SystemExit(f"lighthouse failed on {url}:\n{stderr[-2000:]}")
         report = json.loads(output.read_text(encoding="utf-8"))
+    error = report.get("runtimeError") or {}
+    if error.get("code"):  # the page could not be scored: say why, not just "–"
+        return dict.fromkeys(CATEGORIES, f"error {error['code']}"), []
     mark = "*" if report.get("runtimeError") else ""
     scores = {key: "–" if report["categories"][key]["score"] is None
               else f"{round(report['categories'][key]['score'] * 100)}{mark}"
