@@ -8,6 +8,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlparse
 
 import jupytext
 import pytest
@@ -26,6 +28,7 @@ import reuse
 from dlnotes import cachekey, engine, machine
 from dlnotes.errors import BuildFailed
 from dlnotes.project import QUICK, Project, Workspace
+from dlnotes.provenance import read_png
 from dlnotes.snippet import Snippet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -451,3 +454,24 @@ def open_page(context, url: str, ready: str, dark: bool = False):
 def phone_context(browser):
     """A 375-px-wide phone's browser context."""
     return browser.new_context(viewport={"width": 375, "height": 812}, is_mobile=True)
+
+
+MIN_TEXT_PX = 11  # the smallest figure text a reader is shown, in CSS pixels
+
+
+def small_figure_text(shown: list[tuple[str, float]], site: Path, url: str,
+                      drawn_with: str) -> list[str]:
+    """Of the figures shown on the page at `url` (src, displayed width in CSS px), those whose
+    smallest text, recorded in the PNG's Comment by `drawn_with`, is shown below MIN_TEXT_PX."""
+    small = []
+    for src, displayed in shown:
+        png = read_png((site / urlparse(urljoin(url, src)).path.lstrip("/")).read_bytes())
+        assert png is not None, f"{src} is no PNG"
+        match = re.fullmatch(r"smallest-text-pt=([\d.]+)", png.comment)
+        if not match:
+            small.append(f"{src}: no smallest-text-pt Comment (draw it with {drawn_with})")
+            continue
+        px = float(match[1]) * png.dpi / 72 * displayed / png.width
+        if px < MIN_TEXT_PX:
+            small.append(f"{src}: {match[1]} pt shown at {px:.1f} px")
+    return small

@@ -18,12 +18,10 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
 import pytest
-from conftest import CHROMIUM, PALETTE_TOGGLE, PROJECT, SCREENSHOTS
-
-from dlnotes.provenance import read_png
+from conftest import CHROMIUM, PALETTE_TOGGLE, PROJECT, SCREENSHOTS, small_figure_text
 
 if CHROMIUM is None and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (.ci/run installs it)",
@@ -191,7 +189,6 @@ def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, site: Path, base
         f"{sum(loaded.values()) / 1e6:.2f} MB; heaviest: {heaviest}"
 
 
-MIN_TEXT_PX = 11
 
 
 @pytest.mark.reuse("page")
@@ -219,16 +216,4 @@ def _small_figure_text(page, site: Path, url: str) -> list[str]:
             if (width === 0 && box.closest('[data-widget]')) return [];
             return images.map(img => [img.getAttribute('src'), width]);
         })""")
-    small = []
-    for src, displayed in shown:
-        file = site / urlparse(urljoin(url, src)).path.lstrip("/")
-        png = read_png(file.read_bytes())
-        assert png is not None, f"{src} is no PNG"
-        match = re.fullmatch(r"smallest-text-pt=([\d.]+)", png.comment)
-        if not match:
-            small.append(f"{src}: no smallest-text-pt Comment (draw it with save_figure)")
-            continue
-        px = float(match[1]) * png.dpi / 72 * displayed / png.width
-        if px < MIN_TEXT_PX:
-            small.append(f"{src}: {match[1]} pt shown at {px:.1f} px")
-    return small
+    return small_figure_text(shown, site, url, "save_figure")

@@ -9,11 +9,10 @@ import io
 import json
 import re
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
 
 import numpy as np
 import pytest
-from conftest import CHROMIUM, PALETTE_TOGGLE, PROJECT
+from conftest import CHROMIUM, PALETTE_TOGGLE, PROJECT, small_figure_text
 from PIL import Image
 
 from dlnotes import images, publish
@@ -133,7 +132,6 @@ def test_the_example_notebooks_draw_every_figure_with_the_site_style() -> None:
 
 # --- In the browser: the notebooks' figures as the site shows them -----------------------
 
-MIN_TEXT_PX = 11
 NOTEBOOK_PAGES = [f"examples/{path.stem}/" for path in PROJECT.examples().values()]
 SHOWN_NOTEBOOK_FIGURES = """() => [...document.querySelectorAll(
         '.jupyter-wrapper .jp-RenderedImage img')]
@@ -152,20 +150,9 @@ def _notebook_figures(page) -> list[tuple[str, float, str]]:
 
 
 def _too_small(figures, site: Path, url: str) -> list[str]:
-    small = []
-    for src, displayed, _ in figures:
-        if displayed == 0:
-            continue  # the other palette's rendering
-        png = read_png((site / urlparse(urljoin(url, src)).path.lstrip("/")).read_bytes())
-        assert png is not None, f"{src} is no PNG"
-        match = re.fullmatch(r"smallest-text-pt=([\d.]+)", png.comment)
-        if not match:
-            small.append(f"{src}: no smallest-text-pt Comment (draw it with show_figure)")
-            continue
-        px = float(match[1]) * png.dpi / 72 * displayed / png.width
-        if px < MIN_TEXT_PX:
-            small.append(f"{src}: {match[1]} pt shown at {px:.1f} px")
-    return small
+    shown = [(src, displayed) for src, displayed, _ in figures
+             if displayed != 0]  # 0: the other palette's rendering
+    return small_figure_text(shown, site, url, "show_figure")
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
