@@ -28,7 +28,17 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from dlnotes import contract, downloads, engine, glossary, locks, manifest, provenance, report
+from dlnotes import (
+    contract,
+    downloads,
+    engine,
+    glossary,
+    highlight,
+    locks,
+    manifest,
+    provenance,
+    report,
+)
 from dlnotes.errors import BuildFailed, DlnotesError
 from dlnotes.metrics import Metrics
 from dlnotes.project import EXAMPLE_PREFIX, GENERATED, Project, Workspace
@@ -194,8 +204,9 @@ SEARCHABLE_CODE = re.compile(r'(<div class="highlight")>(?=<span class="filename
 
 @event_priority(50)  # before glightbox wraps the images in links
 def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
-    """Captioned, sized figures and tables with their provenance on every page; notebook pages
-    also lose the CDN loader and their inline images, and gain download and Colab links."""
+    """Captioned, sized figures and tables with their provenance on every page, and code with
+    fewer elements; notebook pages also lose the CDN loader and their inline images, and gain
+    download and Colab links."""
     assert _build is not None
     notebook = page.file.src_uri.startswith("examples/") and page.file.src_uri.endswith(".ipynb")
     if notebook:
@@ -205,6 +216,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
         html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
         html = glossary.mark_notebook(html, config)  # the glossary's hover definitions
     html = SEARCHABLE_CODE.sub(lambda tag: f"{tag[1] or tag[2]} data-search-exclude>", html)
+    html = highlight.plain_tokens(html)
     report = files.get_file_from_path("build-report.md")
     context = provenance.page_context(page.url, _site_file, _build.entries,
                                       report.url if report else "build-report/")

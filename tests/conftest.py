@@ -34,6 +34,10 @@ from dlnotes.snippet import Snippet
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = Project(ROOT)
 HOOK = ROOT / "dlnotes" / "mkdocs_hook.py"
+# What shapes a build besides the build package (tests/reuse.py `code`): a check of how the
+# site is built (determinism, repository links) is repeated when one of these changes, not
+# when a page's text or a snippet does. CI starts with no records and runs it every time.
+BUILD_PIPELINE = ("mkdocs.yml", "overrides", "docs/javascripts", "docs/stylesheets", "examples")
 
 
 # The fixtures that run the project's snippets. A test that uses one of them is `slow`; which

@@ -8,12 +8,15 @@ later runs reuse it, the way the engine reuses a snippet run whose key did not c
 failure is never recorded. A clean clone (CI) has no records and runs every check; delete
 `.dlnotes/checks/` to do the same here.
 
-Tests opt in with `@pytest.mark.reuse("page")` (they take the `site` fixture and a `path`
-parameter), `@pytest.mark.reuse("page", "overfitting/")` (one page, named),
-`@pytest.mark.reuse("page", search_index=True)` (a check that the search index can change:
-the page's weight), `@pytest.mark.reuse("sources")` (they take the `quick_build` fixture) or
-`@pytest.mark.reuse("code", *paths)` (a check of the engine on projects the test makes: the
-build package and any project files it names).
+Tests opt in with a marker:
+- `@pytest.mark.reuse("page")`: a check of one page (the test takes the `site` fixture and a
+  `path` parameter); `reuse("page", "overfitting/")` names the page;
+- `reuse("page", search_index="size")`: a check that the search index's size can change (the
+  page's weight, which counts the index at the top of its size step);
+- `reuse("page", "", search_index="content")`: a search, from the home page;
+- `reuse("sources")`: a check of the whole quick site (the test takes `quick_build`);
+- `reuse("code", *paths)`: a check of a build the test makes itself: the build package and
+  the project files or folders it names.
 
 """
 
@@ -35,6 +38,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / ".dlnotes" / "checks"
 # A page's own resources: what it loads (src), its styles (href), a widget's data (data-src).
 REFERENCE = re.compile(r'\s(?:src|href|data-src)="([^"#?]+)')
+# The search index (every page's text) is weighed in steps of this many bytes: a check of a
+# page's weight that allows for the top of the index's step holds for any index in the same
+# step, so fixing a typo on one page does not re-weigh every page.
+INDEX_SIZE_STEP = 32_768
+
+
+def index_size_ceiling(size: int) -> int:
+    """The largest index size in the same step as `size`: what a weight check allows for."""
+    return (size // INDEX_SIZE_STEP + 1) * INDEX_SIZE_STEP - 1
 
 
 def record(nodeid: str, test_file: Path, digest: str) -> Path:
@@ -58,27 +70,34 @@ def changed(before: list[str], after: list[str]) -> list[str]:
     return sorted(name for name in old.keys() | new.keys() if old.get(name) != new.get(name))
 
 
-def page(site: Path, path: str, *, search_index: bool = False) -> str:
+def page(site: Path, path: str, *, search_index: str | None = None) -> str:
     """The bytes that decide a browser check of one page: its HTML and every site file it
     references (images, scripts, styles, downloads, widget data).
 
     Every page also fetches the search index, which holds the text of all pages: with it in
     every digest, a typo fixed on one page would re-check every page. Its content shows only
-    in the search dialog, which `test_search_finds_the_page` checks on every run; its size
-    counts in a page's weight, so a check that weighs the page asks for `search_index`."""
+    in the search dialog, so a search asks for `search_index="content"`; its size counts in
+    a page's weight, so a check that weighs the page asks for `search_index="size"` and gets
+    the index's size step (`index_size_ceiling`) in the digest."""
     html_file = site / path / "index.html"
     html = html_file.read_text(encoding="utf-8")
     url = "/" + path
     files = {html_file}
-    if search_index:
-        files.add(site / "search" / "search_index.json")
+    index = site / "search" / "search_index.json"
+    steps = []
+    if search_index == "content":
+        files.add(index)
+    elif search_index == "size":
+        steps = [f"search index size <= {index_size_ceiling(index.stat().st_size)}"]
+    elif search_index is not None:
+        raise ValueError(f"search_index must be 'content' or 'size', got {search_index!r}")
     for reference in REFERENCE.findall(html):
         if re.match(r"[a-z]+:|//", reference):  # data:, https:, mailto: are not site files
             continue
         target = site / urlparse(urljoin(url, reference)).path.lstrip("/")
         if target.is_file() and target.suffix != ".html":
             files.add(target)
-    return _digest(_file(f, site) for f in sorted(files))
+    return _digest([*(_file(f, site) for f in sorted(files)), *steps])
 
 
 def sources(quick_outputs: Path) -> str | None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+import reuse
 from conftest import CHROMIUM, PALETTE_TOGGLE, PROJECT, SCREENSHOTS, small_figure_text
 
 if CHROMIUM is None and os.environ.get("CI") != "true":
@@ -77,12 +78,14 @@ def _load_lazy_images(page) -> None:
     }))""")
 
 
+@pytest.mark.reuse("page", "", search_index="content")
 @pytest.mark.parametrize(("query", "page"), [
     ("overfitting", "overfitting/"),
     ("confusion matrix", "debugging/"),
     ("error_rate", "losses/"),
 ])
-def test_search_finds_the_page(context, base_url: str, query: str, page: str) -> None:
+def test_search_finds_the_page(context, site: Path, base_url: str, query: str,
+                               page: str) -> None:
     tab = context.new_page()
     tab.goto(base_url, wait_until="networkidle")
     tab.click("input[data-md-component=search-query]")
@@ -97,7 +100,9 @@ def test_search_finds_the_page(context, base_url: str, query: str, page: str) ->
     assert urlparse(tab.url).path.endswith(page)
 
 
-def test_the_copy_button_copies_exactly_the_snippets_code(context, base_url: str) -> None:
+@pytest.mark.reuse("page", "losses/")
+def test_the_copy_button_copies_exactly_the_snippets_code(context, site: Path,
+                                                          base_url: str) -> None:
     tab = context.new_page()
     tab.goto(base_url + "losses/", wait_until="networkidle")
     block = tab.locator(".highlight", has=tab.locator(".filename",
@@ -172,7 +177,7 @@ def test_a_phone_never_scrolls_the_page_sideways_and_shows_legible_figures(
 PAGE_BUDGET = 1_500_000  # bytes, as a plain static server sends them (no compression)
 
 
-@pytest.mark.reuse("page", search_index=True)
+@pytest.mark.reuse("page", search_index="size")
 @pytest.mark.parametrize("path", _page_urls())
 def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, site: Path, base_url: str,
                                                         path: str) -> None:
@@ -182,11 +187,18 @@ def test_a_cold_load_of_the_page_weighs_at_most_1_5_mb(browser, site: Path, base
     loaded: dict[str, int] = {}
     page.on("requestfinished",
             lambda request: loaded.__setitem__(request.url, request.sizes()["responseBodySize"]))
-    page.goto(base_url + path, wait_until="networkidle")
+    index = base_url + "search/search_index.json"
+    # The search worker fetches the index after the page settles, on a busy machine sometimes
+    # after "networkidle": wait for it, or the weight misses its largest file.
+    with page.expect_request_finished(lambda request: request.url == index, timeout=30_000):
+        page.goto(base_url + path, wait_until="networkidle")
+    page.wait_for_load_state("networkidle")
     cold.close()
     heaviest = sorted(loaded.items(), key=lambda item: -item[1])[:4]
-    assert sum(loaded.values()) <= PAGE_BUDGET, \
-        f"{sum(loaded.values()) / 1e6:.2f} MB; heaviest: {heaviest}"
+    # The index counts at the top of its size step, so that a pass holds for any index in the
+    # same step (tests/reuse.py: the weight is not re-measured when only the index changed).
+    weight = sum(loaded.values()) - loaded[index] + reuse.index_size_ceiling(loaded[index])
+    assert weight <= PAGE_BUDGET, f"{weight / 1e6:.2f} MB; heaviest: {heaviest}"
 
 
 

@@ -32,14 +32,26 @@ def test_a_pages_digest_follows_its_html_and_every_file_it_loads(tmp_path: Path)
         before = after
 
 
-def test_only_a_check_that_weighs_the_page_follows_the_search_index(tmp_path: Path) -> None:
-    """The index holds every page's text: a change on page b must not re-check page a,
-    except where the index's size counts."""
+def test_only_a_check_that_weighs_the_page_follows_the_search_index_and_only_its_size(
+        tmp_path: Path) -> None:
+    """The index holds every page's text: a change on page b must not re-check page a. A
+    weight check follows the index's size step, and counts the index at its top."""
     site = _site(tmp_path)
-    plain, weighed = reuse.page(site, "a/"), reuse.page(site, "a/", search_index=True)
-    (site / "search" / "search_index.json").write_text('["b changed"]')
+    index = site / "search" / "search_index.json"
+    plain, weighed = reuse.page(site, "a/"), reuse.page(site, "a/", search_index="size")
+    index.write_text('["b changed"]')
     assert reuse.page(site, "a/") == plain
-    assert reuse.page(site, "a/", search_index=True) != weighed
+    assert reuse.page(site, "a/", search_index="size") == weighed, "same size step"
+    index.write_text("x" * reuse.INDEX_SIZE_STEP)
+    assert reuse.page(site, "a/", search_index="size") != weighed, "the next size step"
+    assert reuse.page(site, "a/") == plain
+    searched = reuse.page(site, "a/", search_index="content")
+    index.write_text("y" * reuse.INDEX_SIZE_STEP)
+    assert reuse.page(site, "a/", search_index="content") != searched, "a search reads it"
+    for size in (0, 1, reuse.INDEX_SIZE_STEP - 1, reuse.INDEX_SIZE_STEP, 10**6):
+        ceiling = reuse.index_size_ceiling(size)
+        assert size <= ceiling == reuse.index_size_ceiling(ceiling)
+        assert reuse.index_size_ceiling(ceiling + 1) == ceiling + reuse.INDEX_SIZE_STEP
 
 
 def test_a_pages_digest_ignores_other_pages(tmp_path: Path) -> None:

@@ -1,4 +1,8 @@
-"""The site: builds strict in quick mode, shows every image it references, fails loudly."""
+"""The site: builds strict in quick mode, shows every image it references, fails loudly.
+
+Checks of the real quick site are reused on unchanged sources (`reuse("sources")`); checks
+that build a site of their own, on unchanged build code (`reuse("code")`, tests/reuse.py):
+for the real site, the build package and BUILD_PIPELINE."""
 
 from __future__ import annotations
 
@@ -13,7 +17,16 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import pytest
-from conftest import LIGHT, PROJECT, ROOT, FakeProject, QuickBuild, metrics_snippet, mkdocs_build
+from conftest import (
+    BUILD_PIPELINE,
+    LIGHT,
+    PROJECT,
+    ROOT,
+    FakeProject,
+    QuickBuild,
+    metrics_snippet,
+    mkdocs_build,
+)
 
 from dlnotes.provenance import figures_and_tables
 
@@ -78,6 +91,7 @@ def test_the_site_loads_nothing_from_another_host(quick_site: Path) -> None:
         assert remote == [], f"{html.relative_to(quick_site)} loads from another host"
 
 
+@pytest.mark.reuse("code")
 def test_a_missing_include_fails_the_strict_build_naming_the_file(
         fake: FakeProject, tmp_path: Path) -> None:
     fake.page("index.md", '```python\n--8<-- "snippets/nowhere.py"\n```\n')
@@ -86,6 +100,7 @@ def test_a_missing_include_fails_the_strict_build_naming_the_file(
     assert "snippets/nowhere.py" in done.stderr
 
 
+@pytest.mark.reuse("code")
 def test_a_failing_snippet_fails_the_build_naming_it_and_its_page(
         fake: FakeProject, tmp_path: Path) -> None:
     fake.snippet("alpha", "raise RuntimeError('the data went missing')\n")
@@ -97,6 +112,7 @@ def test_a_failing_snippet_fails_the_build_naming_it_and_its_page(
     assert "RuntimeError: the data went missing" in done.stderr
 
 
+@pytest.mark.reuse("code")
 def test_a_number_with_no_metric_behind_it_fails_the_build(
         fake: FakeProject, tmp_path: Path) -> None:
     fake.snippet("alpha", metrics_snippet("alpha", 0.25))
@@ -180,7 +196,7 @@ def test_nothing_built_leaks_paths_host_or_environment(quick_site: Path,
     assert leaks == []
 
 
-@pytest.mark.reuse("sources")
+@pytest.mark.reuse("code", *BUILD_PIPELINE)
 def test_two_builds_from_the_same_sources_give_the_same_html(
         quick_site: Path, quick_build: QuickBuild, tmp_path: Path) -> None:
     again = tmp_path / "again"
@@ -325,6 +341,7 @@ def _figure_site(fake: FakeProject, tmp_path: Path) -> _Figures:
     return figures
 
 
+@pytest.mark.reuse("code")
 def test_figures_and_tables_are_numbered_per_page_with_their_captions(
         fake: FakeProject, tmp_path: Path) -> None:
     figures = _figure_site(fake, tmp_path).figures
@@ -333,6 +350,7 @@ def test_figures_and_tables_are_numbered_per_page_with_their_captions(
     assert [f["class"] for f in figures] == ["dlnotes-figure"] * 3 + ["dlnotes-table"] * 2
 
 
+@pytest.mark.reuse("code")
 def test_a_figure_shows_its_dark_twin_in_the_dark_palette_when_the_snippet_drew_one(
         fake: FakeProject, tmp_path: Path) -> None:
     curves, bars, _, _, _ = _figure_site(fake, tmp_path).figures
@@ -342,6 +360,7 @@ def test_a_figure_shows_its_dark_twin_in_the_dark_palette_when_the_snippet_drew_
     assert (tmp_path / "site" / "generated" / "alpha" / "curves-dark.png").is_file()
 
 
+@pytest.mark.reuse("code")
 def test_images_load_lazily_at_their_size_in_css_pixels(fake: FakeProject,
                                                          tmp_path: Path) -> None:
     """A 1280-px-wide PNG saved at 200 dpi is 6.4 inches: 640 CSS px; without pHYs, 100 dpi."""
@@ -352,6 +371,7 @@ def test_images_load_lazily_at_their_size_in_css_pixels(fake: FakeProject,
     assert all(not image.get("title") for image in curves["images"]), "the caption is no tooltip"
 
 
+@pytest.mark.reuse("code")
 def test_provenance_follows_each_snippets_first_output_once_per_page(
         fake: FakeProject, tmp_path: Path) -> None:
     events = [(kind, " ".join(text.split())) for kind, text in _figure_site(fake, tmp_path).events]
@@ -382,7 +402,7 @@ def test_a_build_without_repository_settings_links_to_no_repository(quick_site: 
         assert 'class="md-source"' not in text and "md-content__button" not in text, name
 
 
-@pytest.mark.reuse("sources")
+@pytest.mark.reuse("code", *BUILD_PIPELINE)
 def test_the_repository_settings_give_edit_colab_and_canonical_links(
         quick_build: QuickBuild, tmp_path: Path) -> None:
     site = tmp_path / "site"
