@@ -61,6 +61,7 @@ def _script_functions() -> dict:
     return runpy.run_path(str(SCRIPT))
 
 
+@pytest.mark.reuse("code", "snippets/finetune_torchvision.py")
 def test_loads_the_cached_checkpoint_and_says_it_is_not_imagenet(
     fake_torch_home: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch, no_network: None
 ) -> None:
@@ -75,6 +76,7 @@ def test_loads_the_cached_checkpoint_and_says_it_is_not_imagenet(
     assert all(torch.equal(loaded[key], saved[key]) for key in saved)
 
 
+@pytest.mark.reuse("code", "snippets/finetune_torchvision.py")
 def test_without_a_cached_checkpoint_it_uses_random_weights_and_downloads_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_network: None
 ) -> None:

@@ -15,6 +15,7 @@ SNIPPET = ROOT / "snippets" / "pretrained_faces.py"
 
 
 @pytest.mark.slow
+@pytest.mark.reuse("code", "snippets/pretrained_faces.py")
 def test_without_the_weights_it_says_in_one_line_how_to_install_them(tmp_path) -> None:
     # sys.modules[name] = None makes importlib treat the package as absent (find_spec -> None).
     code = ("import runpy, sys\n"
