@@ -271,11 +271,14 @@ def match(rows, names, ticks_only):
 def scores(rows, predicted):
     """Token-level precision, recall and F1 of the mentions."""
     truth = np.concatenate([corpus.labels.iloc[r] for r in rows])
-    guess = np.concatenate(predicted).astype(bool) & (truth >= 0)
-    truth = truth == 1
-    hits = (truth & guess).sum()
+    return prf(truth, np.concatenate(predicted).astype(bool))
+
+
+def prf(truth, guess):
+    guess = guess & (truth >= 0)  # function words are not graded
+    hits = (guess & (truth == 1)).sum()
     precision = hits / max(guess.sum(), 1)
-    recall = hits / max(truth.sum(), 1)
+    recall = hits / max((truth == 1).sum(), 1)
     f1 = 2 * precision * recall / max(precision + recall, 1e-9)
     return np.array([precision, recall, f1])
 
@@ -453,8 +456,9 @@ def cut(probs, threshold):
 # the threshold: the best F1 on the seed's tuning files (held out of its
 # training), as the gazetteer's settings were chosen
 def tuned_threshold(k):
-    probs = probabilities(k, tune_rows[k])
-    f1 = {t: scores(tune_rows[k], cut(probs, t))[2] for t in THRESHOLDS}
+    p = torch.cat(probabilities(k, tune_rows[k])).numpy()
+    truth = np.concatenate([corpus.labels.iloc[r] for r in tune_rows[k]])
+    f1 = {t: prf(truth, p > t)[2] for t in THRESHOLDS}
     return max(THRESHOLDS, key=lambda t: (f1[t], -abs(t - 0.5)))
 
 
@@ -518,24 +522,21 @@ METRICS = ["precision", "recall", "F1"]
 
 
 def draw_seeds():
-    fig, axes = plt.subplots(1, 3, figsize=(6.4, 2.6), sharey=True,
-                             layout="constrained")
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), layout="constrained")
     methods = [("tagger", model_scores), ("gazetteer", baseline_scores)]
-    for m, ax in enumerate(axes):
-        for row, (_, values) in enumerate(methods):
-            v = values[:, m]
+    for m in range(len(METRICS)):
+        for j, (name, values) in enumerate(methods):
+            row, v = 3 * m + j, values[:, m]
             ax.plot(v, np.full(len(v), row), "o", ms=6, alpha=0.8,
-                    color=COLORS[row])
-            ax.errorbar(v.mean(), row - 0.3, xerr=v.std(), fmt="D",
-                        color=COLORS[row], capsize=4)
-        ax.set(title=METRICS[m], ylim=(1.6, -0.8), yticks=[0, 1],
-               yticklabels=[name for name, _ in methods])
-        ax.xaxis.set_major_formatter(plt.FuncFormatter(
-            lambda v, _: f"{v:.0%}"))
-        ax.locator_params(axis="x", nbins=3)
-        ax.grid(axis="x")
-    fig.supxlabel("test tokens (dots: one run each; diamond: mean ± std)",
-                  fontsize=9)
+                    color=COLORS[j], label=name if m == 0 else None)
+            ax.errorbar(v.mean(), row - 0.35, xerr=v.std(), fmt="D",
+                        color=COLORS[j], capsize=4)
+    ax.set(yticks=[0.5, 3.5, 6.5], yticklabels=METRICS, ylim=(8, -1),
+           xlabel="test tokens (dots: one run each; diamond: mean ± std)")
+    ax.tick_params(axis="y", length=0)
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.grid(axis="x")
+    ax.legend(loc="lower right")
     return fig
 
 
