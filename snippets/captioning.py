@@ -33,14 +33,14 @@ from torch import nn
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 SIZE = 24                 # pixels per side
-N_TRAIN = 800 if QUICK else 3000   # training scenes per seed
-N_TEST = 200 if QUICK else 400      # test scenes per seed, per test set
-EPOCHS = 3 if QUICK else 6
+N_TRAIN = 1000 if QUICK else 3000   # training scenes per seed
+N_TEST = 100 if QUICK else 400      # test scenes per seed, per test set
+EPOCHS = 4 if QUICK else 6
 BATCH_SIZE = 100
 LEARNING_RATE = 5e-3
 HIDDEN = 64               # GRU state; also the image feature size
 EMBED_DIM = 16            # word vectors
-SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]
+SEEDS = [0] if QUICK else [0, 1, 2, 3, 4]
 COLOURS = {"red": (0.90, 0.15, 0.10), "yellow": (0.95, 0.85, 0.15),
            "blue": (0.15, 0.35, 0.95), "white": (0.92, 0.92, 0.92)}
 SHAPES = ["circle", "square", "triangle"]
@@ -459,6 +459,7 @@ for part in ("seen", "unseen"):
                  np.ones(len(truth), bool))]:
             results.append({"seed": SEEDS[k], "test": part, "method": method,
                             **score(guess, truth, formed),
+                            "well_formed": float(formed.mean()),
                             "novel_pair": pair_right(guess, truth, novel)})
         if k == 0:
             examples[part] = {"text": text, "confidence": confidence[k],
@@ -524,7 +525,9 @@ def two_lines(text):
 
 def draw_examples():
     fig, axes = plt.subplots(2, 3, figsize=(6.4, 5.6), layout="constrained")
-    for ax, (part, i) in zip(axes.flat, shown, strict=True):
+    for ax in axes.flat[len(shown):]:
+        ax.set_axis_off()  # quick mode may find fewer examples
+    for ax, (part, i) in zip(axes.flat, shown, strict=False):
         e = examples[part]
         ax.imshow(data[0][part]["x"][i], interpolation="nearest")
         ax.set_xticks([])
@@ -573,7 +576,7 @@ KEYS = {"captioner": "", "per-slot classifiers": "baseline_slots_",
         "nearest neighbour": "baseline_nearest_"}
 metrics = {"n_seeds": R, "n_train": N_TRAIN, "n_test": N_TEST,
            "epochs": EPOCHS, "size": SIZE,
-           "held_out_seed0": [named(p) for p in data[0]["novel"]]}
+           "held_out_seed0": ", ".join(named(p) for p in data[0]["novel"])}
 for method, prefix in KEYS.items():
     for test in ("seen", "unseen"):
         for metric in ("exact", "colour", "shape", "size", "relation",
@@ -588,6 +591,8 @@ for test in ("seen", "unseen"):
         "per-slot classifiers", "captioner", test)
     metrics[f"wins_over_nearest_{test}"] = wins(
         "captioner", "nearest neighbour", test)
+metrics["well_formed_min"] = round(float(
+    results[results.method == "captioner"].well_formed.min()), 4)
 # how sure the captioner is when wrong: seed 0
 for part in ("seen", "unseen"):
     e = examples[part]
@@ -612,8 +617,8 @@ print(json.dumps(metrics, indent=2))
 # --8<-- [end:report]
 
 # Build checks (read by the site's build; harmless when run by hand):
-# dlnotes: expect quick colour_seen_mean >= 0.4
-# dlnotes: expect quick baseline_slots_colour_seen_mean >= 0.4
+# dlnotes: expect quick colour_seen_mean >= 0.3
+# dlnotes: expect quick baseline_slots_colour_seen_mean >= 0.3
 # dlnotes: expect full n_seeds >= 5
 # dlnotes: expect full exact_seen_mean >= 0.1
 # dlnotes: expect full colour_seen_mean >= 0.7
@@ -621,3 +626,6 @@ print(json.dumps(metrics, indent=2))
 # dlnotes: expect full baseline_slots_exact_seen_mean >= 0.1
 # nearest neighbour can never name a held-out pair: a check of the code
 # dlnotes: expect full baseline_nearest_novel_pair_unseen_mean <= 0
+# the page says no method names a held-out pair right: fail if the
+# captioner clearly does
+# dlnotes: expect full exact_unseen_mean <= 0.15
