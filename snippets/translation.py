@@ -37,13 +37,13 @@ QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 SOURCE, TARGET = "en", "es"  # English names -> Spanish names
 KINDS = ["territories", "languages", "currencies", "scripts"]
 MAX_CHARS = 20            # keep the names of at most 20 characters
-LIMIT = 500 if QUICK else None  # quick mode: a random 500 of the names
+LIMIT = 300 if QUICK else None  # quick mode: a random 300 of the names
 TEST_SHARE = 0.2          # share of the keys held out, per seed
 EMBED_DIM = 24
 HIDDEN = 32               # encoder GRU, per direction; the decoder has 2x
-BATCH_SIZE = 24
-EPOCHS = 3 if QUICK else 12  # passes over each seed's training names
-LEARNING_RATE = 1e-2
+BATCH_SIZE = 48
+EPOCHS = 2 if QUICK else 10  # passes over each seed's training names
+LEARNING_RATE = 2e-2
 CLIP = 1.0                # gradient-norm clipping, usual for recurrent nets
 SEEDS = [0, 1] if QUICK else [0, 1, 2, 3, 4]  # one run per seed
 SEED = 0
@@ -169,7 +169,8 @@ def scores(outputs, references):
 # --8<-- [start:baseline]
 # The word-by-word dictionary: each English word of the training names ->
 # the Spanish word that co-occurs with it most specifically (the Dice
-# score 2 c(e, s) / (c(e) + c(s)), so that "de" does not win everywhere).
+# score 2 c(e, s) / (c(e) + c(s)), so that "de" does not win everywhere;
+# ties go to the more frequent pair, then to the more similar spelling).
 # A word never seen in training is copied, as is or in lower case; which
 # of the two is tuned on a fifth of each seed's training names.
 def dictionary(english, spanish):
@@ -182,9 +183,13 @@ def dictionary(english, spanish):
         both.update((e, s) for e in e_words for s in s_words)
     best = {}
     for (e, s), c in sorted(both.items()):
-        dice = 2 * c / (count_e[e] + count_s[s])
-        if dice > best.get(e, ("", 0.0))[1]:
-            best[e] = (s, dice)
+        score = (2 * c / (count_e[e] + count_s[s]), c)
+        if e not in best or score > best[e][1]:
+            best[e] = (s, score)
+        elif score == best[e][1] and (edit_distance(e.lower(), s.lower())
+                                      < edit_distance(e.lower(),
+                                                      best[e][0].lower())):
+            best[e] = (s, score)  # a tie: the more similar spelling
     return {e: s for e, (s, _) in best.items()}
 
 
@@ -385,7 +390,12 @@ held_out["model_right"] = held_out.model == held_out.spanish
 held_out["dict_right"] = held_out.dictionary == held_out.spanish
 held_out["model_fluent"] = [fluent(o, SEEDS.index(s)) for o, s in zip(
     held_out.model, held_out.seed, strict=True)]
-wrong = held_out[~held_out.model_right]
+# a wrong capital letter only is a small mistake: count it apart
+held_out["model_case_only"] = ~held_out.model_right & (
+    held_out.model.str.lower() == held_out.spanish.str.lower())
+held_out["dict_case_only"] = ~held_out.dict_right & (
+    held_out.dictionary.str.lower() == held_out.spanish.str.lower())
+wrong = held_out[~held_out.model_right & ~held_out.model_case_only]
 by_kind = held_out.groupby("kind", sort=False)[
     ["model_right", "dict_right"]].mean()
 by_kind.insert(0, "held-out names (all runs)",
@@ -397,11 +407,14 @@ by_kind = by_kind.rename(columns={"model_right": "model: exact",
 
 seed0 = held_out[held_out.seed == SEEDS[0]]
 shown = pd.concat([
-    seed0[~seed0.model_right & seed0.model_fluent].head(8),
+    seed0[~seed0.model_right & ~seed0.model_case_only
+          & seed0.model_fluent].head(6),
+    seed0[~seed0.model_right & ~seed0.model_fluent].head(4),
     seed0[seed0.model_right & ~seed0.dict_right].head(3),
     seed0[seed0.model_right & seed0.dict_right].head(2)])
-shown = shown.assign(verdict=np.where(shown.model_right, "right",
-                                      "wrong, every word real"))
+shown = shown.assign(verdict=np.select(
+    [shown.model_right, shown.model_fluent],
+    ["right", "wrong, every word real"], "wrong, invented word"))
 (OUT / "examples.md").write_text(shown[
     ["english", "spanish", "model", "dictionary", "verdict"]].rename(
         columns={"english": "English (CLDR)", "spanish": "Spanish (CLDR)",
@@ -487,6 +500,9 @@ metrics["gain_exact_mean"], metrics["gain_exact_std"] = mean_std(
     results.model_exact - results.dict_exact)
 metrics["gain_cer_mean"], metrics["gain_cer_std"] = mean_std(
     results.dict_cer - results.model_cer)
+metrics["model_case_only"] = int(held_out.model_case_only.sum())
+metrics["baseline_dict_case_only"] = int(held_out.dict_case_only.sum())
+metrics["n_held_out_all_runs"] = int(len(held_out))
 metrics["model_wrong"] = int(len(wrong))
 metrics["model_wrong_fluent"] = int(wrong.model_fluent.sum())
 metrics["model_wrong_fluent_share"] = round(float(
