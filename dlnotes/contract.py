@@ -39,6 +39,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "scipy": ("scipy",),
     "pillow": ("PIL",),
     "tabulate": ("tabulate",),
+    "babel": ("babel",),
 }
 
 # Packages a snippet reads files from (trained weights in their wheels) without importing
