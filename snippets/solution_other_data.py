@@ -314,8 +314,8 @@ apart = {"before": apartness(cnns[2].start_embed),
          "after": apartness(cnns[2].embed.detach())}
 found = pg_accuracy[2] >= 0.99           # the runs that learned the rule
 others = np.delete(apart["after"], [P - 1, G - 1], axis=1).max(1)
-rows = ["| run | 2 wide | 1 wide | baseline | P apart | G apart "
-        "| farthest other |", "| --: | --: | --: | --: | --: | --: | --: |"]
+rows = ["| run | 2 wide | 1 wide | baseline | P | G | max of 18 |",
+        "| --: | --: | --: | --: | --: | --: | --: |"]
 rows += [f"| {k + 1} | {pg_accuracy[2][k]:.1%} | {pg_accuracy[1][k]:.1%} "
          f"| {baseline_accuracy['pg'][k]:.1%} "
          f"| {apart['after'][k, P - 1]:.1f} | {apart['after'][k, G - 1]:.1f} "
