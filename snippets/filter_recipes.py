@@ -100,7 +100,7 @@ def save_figure(draw, name):
                               "ytick.color"), ink)
         with plt.rc_context({**STYLE, **inks}):
             fig = draw()
-            fig.canvas.draw()
+            fig.draw_without_rendering()  # sets text, no pixels
             smallest = min(t.get_fontsize() for t in fig.findobj(plt.Text)
                            if t.get_visible() and t.get_text())
             fig.savefig(OUT / f"{name}{suffix}.png", dpi=200,
