@@ -15,10 +15,12 @@ fewer sequences, epochs and seeds.
 
 # --8<-- [start:setup]
 # Settings first, so that every number on the page can be traced to one line.
+import io
 import json
 import os
 import random
 import sys
+import zlib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -88,11 +90,17 @@ def save_figure(draw, name):
                              ink)
         with plt.rc_context({**STYLE, **inks}):
             fig = draw()
-            fig.canvas.draw()
+            fig.savefig(png := io.BytesIO(), format="png", dpi=200,
+                        transparent=True)  # one drawing; it sets the text
             smallest = min(t.get_fontsize() for t in fig.findobj(plt.Text)
                            if t.get_visible() and t.get_text())
-            fig.savefig(OUT / f"{name}{suffix}.png", dpi=200, transparent=True,
-                        metadata={"Comment": f"smallest-text-pt={smallest:g}"})
+            # the Comment goes in a tEXt chunk after the 33-byte PNG header
+            note = f"Comment\0smallest-text-pt={smallest:g}".encode()
+            chunk = (len(note).to_bytes(4, "big") + b"tEXt" + note
+                     + zlib.crc32(b"tEXt" + note).to_bytes(4, "big"))
+            data = png.getvalue()
+            path = OUT / f"{name}{suffix}.png"
+            path.write_bytes(data[:33] + chunk + data[33:])
             plt.close(fig)
 # --8<-- [end:style]
 

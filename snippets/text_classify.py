@@ -18,11 +18,13 @@ import ast
 import collections
 import copy
 import importlib.util
+import io
 import json
 import os
 import random
 import re
 import sys
+import zlib
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -92,11 +94,17 @@ def save_figure(draw, name):
                              ink)
         with plt.rc_context({**STYLE, **inks}):
             fig = draw()
-            fig.canvas.draw()
+            fig.savefig(png := io.BytesIO(), format="png", dpi=200,
+                        transparent=True)  # one drawing; it sets the text
             smallest = min(t.get_fontsize() for t in fig.findobj(plt.Text)
                            if t.get_visible() and t.get_text())
-            fig.savefig(OUT / f"{name}{suffix}.png", dpi=200, transparent=True,
-                        metadata={"Comment": f"smallest-text-pt={smallest:g}"})
+            # the Comment goes in a tEXt chunk after the 33-byte PNG header
+            note = f"Comment\0smallest-text-pt={smallest:g}".encode()
+            chunk = (len(note).to_bytes(4, "big") + b"tEXt" + note
+                     + zlib.crc32(b"tEXt" + note).to_bytes(4, "big"))
+            data = png.getvalue()
+            path = OUT / f"{name}{suffix}.png"
+            path.write_bytes(data[:33] + chunk + data[33:])
             plt.close(fig)
 # --8<-- [end:style]
 
@@ -200,15 +208,19 @@ every = sorted({t for doc in tokens for t in doc})
 global_id = {t: i + 1 for i, t in enumerate(every)}  # 0 is <unk>
 n_ids = len(every) + 1
 labels = torch.tensor([LIBRARIES.index(lib) for lib in corpus.library])
+# every text's tokens end to end: text i is tokens starts[i] ... + lengths[i]
+lengths = torch.tensor([len(doc) for doc in tokens])
+starts = lengths.cumsum(0) - lengths
 
 
 def encode_seed(valid):
-    """Token ids of every text for one split; rare training words -> 0."""
+    """Token ids of all texts, end to end, for one split; rare training
+    words -> 0."""
     counts = collections.Counter(
         t for doc, v in zip(tokens, valid, strict=True) if not v for t in doc)
     keep = {t for t, c in counts.items() if c >= MIN_COUNT}
-    ids = [torch.tensor([global_id[t] if t in keep else 0 for t in doc])
-           for doc in tokens]
+    ids = torch.tensor([global_id[t] if t in keep else 0
+                        for doc in tokens for t in doc])
     return ids, len(keep) + 1
 
 
@@ -262,22 +274,30 @@ loss_fn = nn.CrossEntropyLoss(reduction="none")
 # --8<-- [start:train]
 # Each seed shuffles its own training texts; a step takes the next batch
 # of every seed and averages the loss per seed (then sums over seeds).
-def batch_of(picks, drop=None):
-    """(seed, row) pairs -> EmbeddingBag input, labels, model per text.
+# Seed k's token ids, moved to its own rows of the shared embedding table:
+all_ids = torch.stack([ids + k * n_ids
+                       for k, (ids, _) in enumerate(encoded)])
+
+
+def batch_of(which, rows, drop=None):
+    """Texts `rows` of seeds `which` -> EmbeddingBag input, model per text,
+    labels; gathered with tensor indexing, no Python loop over texts.
     drop=(rate, generator): token dropout, each token dropped with
     probability rate (a text keeps at least its first token)."""
-    ids = [encoded[k][0][row] + k * n_ids for k, row in picks]
+    sizes = lengths[rows]
+    text = torch.repeat_interleave(torch.arange(len(rows)), sizes)
+    first = sizes.cumsum(0) - sizes  # each text's first token in the batch
+    where = starts[rows][text] + torch.arange(len(text)) - first[text]
+    ids = all_ids[which[text], where]
     if drop is not None:
         rate, g = drop
-        keeps = [torch.rand(len(x), generator=g) >= rate for x in ids]
-        ids = [x[keep] if keep.any() else x[:1]
-               for x, keep in zip(ids, keeps, strict=True)]
-    lengths = torch.tensor([len(x) for x in ids])
-    offsets = torch.cat([torch.zeros(1, dtype=torch.long),
-                         lengths.cumsum(0)[:-1]])
-    which = torch.tensor([k for k, _ in picks])
-    rows = torch.tensor([row for _, row in picks])
-    return (torch.cat(ids).to(device), offsets.to(device), which.to(device),
+        keep = torch.rand(len(ids), generator=g) >= rate
+        emptied = torch.bincount(text[keep], minlength=len(rows)) == 0
+        keep[first[emptied]] = True  # keep an emptied text's first token
+        ids, text = ids[keep], text[keep]
+        sizes = torch.bincount(text, minlength=len(rows))
+    offsets = sizes.cumsum(0) - sizes
+    return (ids.to(device), offsets.to(device), which.to(device),
             labels[rows].to(device))
 
 
@@ -285,8 +305,9 @@ def predict(k, rows, net=None):
     """Class probabilities of seed k's model for the given corpus rows."""
     net = model if net is None else net
     net.eval()
-    with torch.no_grad():
-        ids, offsets, which, _ = batch_of([(k, r) for r in rows])
+    rows = torch.as_tensor(rows)
+    with torch.inference_mode():
+        ids, offsets, which, _ = batch_of(torch.full_like(rows, k), rows)
         return net(ids, offsets, which).softmax(dim=1).cpu()
 
 
@@ -307,11 +328,14 @@ def fit(net, optimizers, drop=None):
                   for rows, g in zip(train_rows, shufflers, strict=True)]
         steps = max(len(o) for o in orders) // BATCH_SIZE + 1
         for step in range(steps):
-            picks = [(k, int(r)) for k, o in enumerate(orders)
-                     for r in o[step * BATCH_SIZE:(step + 1) * BATCH_SIZE]]
-            if not picks:
+            parts = [o[step * BATCH_SIZE:(step + 1) * BATCH_SIZE]
+                     for o in orders]
+            rows = torch.as_tensor(np.concatenate(parts))
+            if not len(rows):
                 continue
-            ids, offsets, which, y = batch_of(picks, drop)
+            sizes = torch.tensor([len(p) for p in parts])
+            which = torch.repeat_interleave(torch.arange(len(SEEDS)), sizes)
+            ids, offsets, which, y = batch_of(which, rows, drop)
             losses = loss_fn(net(ids, offsets, which), y)
             count = torch.bincount(which, minlength=len(SEEDS)).clamp(min=1)
             per_seed = torch.zeros(len(SEEDS), device=device).index_add(
