@@ -491,7 +491,7 @@ def draw_scores():
     left.set(yticks=range(len(METHODS)), yticklabels=METHODS,
              ylim=(len(METHODS) - 0.4, -0.6),
              xlabel="ROUGE-L F1 (held out)")
-    right.set(xlabel="content words not in the body")
+    right.set(xlabel="content words not in the description")
     right.xaxis.set_major_formatter(plt.FuncFormatter(
         lambda v, _: f"{v:.0%}"))
     for ax in (left, right):
@@ -510,7 +510,7 @@ table = pd.DataFrame({
                    f"{per_seed.loc[m].rouge_l.std(ddof=0):.3f}"
                    for m in METHODS],
     "words": [f"{per_seed.loc[m].words.mean():.1f}" for m in METHODS],
-    "content words not in the body":
+    "content words not in the description":
         [f"{per_seed.loc[m].unsupported_share.mean():.1%}" for m in METHODS],
 })
 (OUT / "scores.md").write_text(table.to_markdown(index=False) + "\n")
@@ -532,7 +532,7 @@ model0 = results.query("method == 'model' and seed == @SEEDS[0]")
 wrong = model0[model0.n_unsupported > 0].sort_values(
     ["confidence", "row"], ascending=[False, True]).head(6)
 shown = pd.DataFrame({
-    "body (first words)": [clip(" ".join(source[i][:22]), 120)
+    "description (first words)": [clip(" ".join(source[i][:22]), 120)
                            for i in wrong.row],
     "reference": [clip(corpus.summary[i], 80) for i in wrong.row],
     "model": [clip(marked(r), 90) for r in wrong.itertuples()],
