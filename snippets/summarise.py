@@ -491,7 +491,7 @@ def draw_scores():
     left.set(yticks=range(len(METHODS)), yticklabels=METHODS,
              ylim=(len(METHODS) - 0.4, -0.6),
              xlabel="ROUGE-L F1 (held out)")
-    right.set(xlabel="content words not in the description")
+    right.set(xlabel="content words not in\nthe description")
     right.xaxis.set_major_formatter(plt.FuncFormatter(
         lambda v, _: f"{v:.0%}"))
     for ax in (left, right):
