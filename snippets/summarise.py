@@ -40,7 +40,7 @@ from torch import nn
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
 LIBRARIES = ["numpy", "scipy", "pandas", "sklearn", "matplotlib", "torch",
              "skimage"]
-PER_LIBRARY = 50 if QUICK else 250  # docstring pairs per library, at most
+PER_LIBRARY = 35 if QUICK else 220  # docstring pairs per library, at most
 PER_FILE = 15             # at most 15 pairs from one source file
 MAX_FILE_BYTES = 100_000  # skip bigger source files (slow to parse) ...
 MIN_DENSITY = 3 / 10_000  # ... and those with < 3 likely pairs per 10 kB
@@ -563,6 +563,9 @@ metrics = {
     "model_top_summary": common.index[0],
     "model_top_summary_share": round(float(common.iloc[0]
                                            / len(model_all)), 4),
+    "model_repeat_share": round(float(model_all.summary.map(
+        lambda t: max(collections.Counter(t.split()).values(), default=0)
+        >= 3).mean()), 4),  # a word three times or more
     "model_empty_share": round(float((model_all.words == 0).mean()), 4),
     "model_with_unsupported_share":
         round(float((model_all.n_unsupported > 0).mean()), 4),
