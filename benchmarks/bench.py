@@ -85,11 +85,14 @@ def main() -> int:
             timings["touched"].append(_build(work))
             snippet_runs.append(
                 manifest.load(generated / ".manifest.json")[args.snippet].runtime_s)
+        # Scored while the copy exists (it is deleted with the temporary folder): the last
+        # build (touched) is a full site like the published one, served as GitHub Pages
+        # serves it, text files gzip-compressed.
+        scores = None if args.no_lighthouse else lighthouse.table(work / "site", gzip=True)
 
     print(_table({k: v for k, v in timings.items() if v}, statistics.median(snippet_runs), args))
-    if not args.no_lighthouse:  # the last build (touched) is a full site like the published one
-        # served as GitHub Pages serves it: text files gzip-compressed
-        print("\n" + lighthouse.table(work / "site", gzip=True))
+    if scores:
+        print("\n" + scores)
     if not overheads:
         return 0
     print(f"\nPer-snippet overhead of the fast runner (engine wall time minus the time inside "
