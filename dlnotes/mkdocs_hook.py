@@ -34,6 +34,7 @@ from dlnotes import (
     engine,
     glossary,
     highlight,
+    lazy_code,
     locks,
     manifest,
     provenance,
@@ -220,6 +221,8 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
     report = files.get_file_from_path("build-report.md")
     context = provenance.page_context(page.url, _site_file, _build.entries,
                                       report.url if report else "build-report/")
+    html = lazy_code.defer_collapsed(
+        html, lambda name: context.download(name[:-3]) if name[:-3] in _build.entries else None)
     return provenance.figures_and_tables(html, context)
 
 
@@ -299,10 +302,10 @@ WIDGET_KIT = "javascripts/widgets/_kit.js"  # what every widget script uses; loa
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    """Mermaid (2.7 MB), KaTeX and each interactive figure's script only on the pages that
-    use them. A `data-widget="NAME"` container loads `javascripts/widgets/NAME.js` (and
-    `stylesheets/widgets/NAME.css` when it exists) after the kit they share: a page pays for
-    the widgets it shows."""
+    """Mermaid (2.7 MB), KaTeX, the script that renders collapsed code listings and each
+    interactive figure's script only on the pages that use them. A `data-widget="NAME"`
+    container loads `javascripts/widgets/NAME.js` (and `stylesheets/widgets/NAME.css` when it
+    exists) after the kit they share: a page pays for the widgets it shows."""
     folder = _folder(page.url) or "."
     scripts: tuple[str, ...] = ()
     styles: tuple[str, ...] = ()
@@ -311,6 +314,8 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     if 'class="arithmatex"' in output or _notebook_math(page):
         scripts += KATEX
         styles += (KATEX_CSS,)
+    if f'class="{lazy_code.TEMPLATE_CLASS}"' in output:
+        scripts += (lazy_code.SCRIPT,)
     widgets = dict.fromkeys(WIDGET.findall(output))
     if widgets:
         scripts += (WIDGET_KIT,)

@@ -115,6 +115,27 @@ def test_the_copy_button_copies_exactly_the_snippets_code(context, site: Path,
     assert copied.strip("\n") == section[1].strip("\n")
 
 
+@pytest.mark.reuse("page", "losses/")
+def test_a_collapsed_listing_renders_when_opened_and_its_copy_button_copies_it(
+        context, site: Path, base_url: str) -> None:
+    """Listings in closed blocks ship as templates (dlnotes/lazy_code.py): none is on the
+    page until its block opens, and then it is the snippet's section with a copy button."""
+    tab = context.new_page()
+    tab.goto(base_url + "losses/", wait_until="networkidle")
+    block = tab.locator(".highlight", has=tab.locator(".filename",
+                                                     has_text="snippets/losses.py: data"))
+    assert block.count() == 0
+    assert tab.locator("details:not([open]) template.dlnotes-lazy-code").count() > 0
+    summary = tab.locator("details > summary").filter(has_text="Code: the data")
+    summary.click()
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    source = (PROJECT.snippets_dir / "losses.py").read_text()
+    section = re.search(r"# --8<-- \[start:data\]\n(.*?)# --8<-- \[end:data\]", source, re.S)
+    assert copied.strip("\n") == section[1].strip("\n")
+
+
 def _palettes(page) -> Iterator[str]:
     """Yield 'light', switch the page to the dark palette, yield 'dark'."""
     yield "light"

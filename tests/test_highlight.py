@@ -42,3 +42,26 @@ def test_the_theme_still_draws_names_and_whitespace_as_plain_code() -> None:
         if re.search(r"\.highlight \.n(?=[,\s{]|$)", selectors):
             assert "--md-code-hl-name-color" in rule, rule
         assert not re.search(r"\.highlight \.w(?=[,\s{]|$)", selectors), rule
+
+
+def test_notebook_cells_lose_the_same_spans() -> None:
+    cell = LINE.replace('<div class="highlight">', '<div class="highlight-ipynb hl-python">')
+    cell = cell.replace("<code>", "").replace("</code>", "")
+    assert plain_tokens(cell) == (
+        '<div class="highlight-ipynb hl-python"><pre><span></span>loss <span class="o">=</span> '
+        'model<span class="p">(</span>x<span class="p">)</span>  '
+        '<span class="c1"># the name n</span></pre></div>')
+
+
+def test_notebook_styles_still_draw_names_and_whitespace_as_plain_code(tmp_path) -> None:
+    """mkdocs-jupyter styles notebook cells with nbconvert's highlighting CSS: names must have
+    no rule of their own there, and whitespace at most a colour (which it does not show)."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+    styles = CSSHTMLHeaderPreprocessor(highlight_class=".highlight-ipynb")
+    css = "".join(styles._generate_header({"config_dir": str(tmp_path)}))
+    for rule in re.findall(r"[^{}]*\{[^{}]*\}", css):
+        selectors, body = rule.split("{")
+        assert not re.search(r"\.highlight-ipynb \.n(?=[,\s{]|$)", selectors), rule
+        if re.search(r"\.highlight-ipynb \.w(?=[,\s{]|$)", selectors):
+            assert re.fullmatch(r"\s*color:[^;]*;?\s*\}", body), rule

@@ -22,3 +22,8 @@ document$.subscribe(() => {
     watcher.observe(box);
   }
 });
+
+// A collapsed code listing enters the page when its block opens (lazy-code.js).
+document.addEventListener("dlnotes:rendered", event => {
+  for (const box of event.detail.querySelectorAll(SCROLLABLES)) watcher.observe(box);
+});
