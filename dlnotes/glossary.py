@@ -107,6 +107,8 @@ def configure(config: Any, docs_dir: Path) -> None:
         config.mdx_configs.setdefault("abbr", {})["glossary"] = abbreviations(page)
 
 
+CODE_SPAN = re.compile(r"<code\b[^>]*>.*?</code>", re.S)
+ABBR_TAG = re.compile(r"<abbr\b[^>]*>|</abbr>")
 MARKDOWN_CELL = re.compile(r'<div class="[^"]*\bjp-RenderedMarkdown\b')
 TAG = re.compile(r"(<[^>]*>)")
 TAG_NAME = re.compile(r"</?([a-zA-Z][\w-]*)")
@@ -121,6 +123,9 @@ def mark_notebook(html: str, config: Any) -> str:
     abbrs: dict[str, str] = config.mdx_configs.get("abbr", {}).get("glossary", {})
     if not abbrs:
         return html
+    # mkdocs-jupyter's own Markdown pass marks terms inside code spans too (a chirp's `f1`
+    # became the F1 score): code is never prose, so those marks go first.
+    html = CODE_SPAN.sub(lambda code: ABBR_TAG.sub("", code[0]), html)
     longest_first = sorted(abbrs, key=len, reverse=True)
     term = re.compile(r"\b(?:" + "|".join(map(re.escape, longest_first)) + r")\b")
     out: list[str] = []

@@ -37,6 +37,7 @@ from dlnotes import (
     lazy_code,
     locks,
     manifest,
+    notebook_css,
     provenance,
     report,
 )
@@ -213,7 +214,9 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
     if notebook:
         html = _describe_figures(html, Path(page.file.abs_src_path))
         html = _images_to_files(html, Path(config.site_dir) / _folder(page.url))
-        html = STYLE.sub(lambda block: _without_blueprint(block[0]), html)
+        classes = notebook_css.page_classes(html)
+        html = STYLE.sub(lambda block: block["open"] + notebook_css.unused_rules_dropped(
+            block["css"], classes) + "</style>", html)
         html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
         html = glossary.mark_notebook(html, config)  # the glossary's hover definitions
     html = SEARCHABLE_CODE.sub(lambda tag: f"{tag[1] or tag[2]} data-search-exclude>", html)
@@ -240,20 +243,7 @@ def _folder(url: str) -> str:
 INLINE_PNG = re.compile(r'src="data:image/png;base64,(?P<data>[A-Za-z0-9+/=\s]+)"')
 
 
-STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S)
-CSS_RULE = re.compile(r"(?P<selectors>[^{}@;]+)\{[^{}]*\}")
-BLUEPRINT = re.compile(r"\.bp\d-")
-
-
-def _without_blueprint(css: str) -> str:
-    """mkdocs-jupyter inlines all of JupyterLab's CSS in every notebook page, 340 KB of it for
-    Blueprint widgets (`.bp3-*`) that a static page never shows: drop those rules."""
-
-    def keep(rule: re.Match[str]) -> str:
-        selectors = rule["selectors"].split(",")
-        return "" if all(BLUEPRINT.search(s) for s in selectors) else rule[0]
-
-    return CSS_RULE.sub(keep, css)
+STYLE = re.compile(r"(?P<open><style[^>]*>)(?P<css>.*?)</style>", re.S)
 
 
 def _images_to_files(html: str, folder: Path) -> str:

@@ -183,8 +183,10 @@ def test_notebook_pages_get_the_same_hover_definitions_in_their_prose_only() -> 
 
     html = ('<div class="jp-Cell jp-MarkdownCell"><div class="jp-RenderedHTMLCommon '
             'jp-RenderedMarkdown" data-mime-type="text/markdown"><p>Each epoch, the '
-            '<code>loss</code> and <a href="x">the loss</a>; $\\log p$ loss</p></div></div>'
+            '<code>loss</code> and <a href="x">the loss</a>; $\\log p$ loss, from '
+            '<code><abbr title="F1: a score">f1</abbr></code></p></div></div>'
             '<div class="jp-CodeCell"><pre>loss = 1</pre><p>loss</p></div>')
     marked = glossary.mark_notebook(html, Config())
     assert marked.count("<abbr") == 1 and '<abbr title="epoch: ' in marked
+    assert "from <code>f1</code>" in marked  # a variable, marked by mkdocs-jupyter's pass
     assert marked.endswith('<div class="jp-CodeCell"><pre>loss = 1</pre><p>loss</p></div>')

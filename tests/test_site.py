@@ -477,6 +477,19 @@ def test_notebook_pages_link_their_figures_instead_of_inlining_them(quick_site: 
         assert page.stat().st_size < 1_000_000, f"{stem}: {page.stat().st_size} bytes of HTML"
 
 
+@pytest.mark.reuse("sources")
+def test_notebook_pages_keep_the_jupyterlab_css_that_can_match_them(quick_site: Path) -> None:
+    """mkdocs-jupyter inlines all of JupyterLab's CSS; rules for parts a static page never has
+    (dialogs, menus, toolbars) go, in style elements that stay whole (dlnotes/notebook_css.py)."""
+    for stem in (path.stem for path in PROJECT.examples().values()):
+        text = (quick_site / "examples" / stem / "index.html").read_text(encoding="utf-8")
+        styles = re.findall(r"<style[^>]*>(.*?)</style>", text, re.S)
+        assert len(styles) == text.count("<style") == text.count("</style>"), stem
+        css = "".join(styles)
+        assert ".jp-Cell" in css and ".jp-InputArea" in css, stem
+        assert not re.search(r"\.(jp-Dialog|lm-Menu|jp-Toolbar)\b", css), stem
+
+
 def test_a_stale_figure_says_so_openly_not_in_a_collapsed_note(tmp_path: Path) -> None:
     """In a preview whose snippet failed, the warning is visible text, never a <details>."""
     from dlnotes.manifest import Entry
