@@ -18,6 +18,7 @@ and the contributor's loop, each timed as a whole `pytest` process on the same c
   after dropping that snippet's cached test runs: its quick run, copied alone, as a notebook
 
 Usage: python benchmarks/bench.py [--runs N] [--cold-runs N] [--snippet NAME] [--only WHAT]
+                                  [--keep-manifest FILE]
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ def main() -> int:
                         help="time only the site builds, or only the contributor's loop")
     parser.add_argument("--no-lighthouse", action="store_true",
                         help="skip the Lighthouse scores of the built site (needs npm, chromium)")
+    parser.add_argument("--keep-manifest", type=Path, default=None, metavar="FILE",
+                        help="save the last cold (fast) build's manifest (each runnable's "
+                             "run and compute time) to FILE, to compare builds snippet by "
+                             "snippet")
     parser.add_argument("--reuse-test-caches", action="store_true",
                         help="start the loop from this checkout's test caches (.dlnotes/)"
                              " instead of timing a test run from empty caches first")
@@ -73,6 +78,8 @@ def main() -> int:
             timings["cold (plain)"].append(_build(work, DLNOTES_RUNNER="plain"))
             shutil.rmtree(generated, ignore_errors=True)
             timings["cold (fast)"].append(_build(work))
+            if args.keep_manifest:
+                shutil.copy2(generated / ".manifest.json", args.keep_manifest)
             entries = manifest.load(generated / ".manifest.json").values()
             overheads += [e.runtime_s - e.compute_s for e in entries if e.compute_s is not None]
             floors.append(sum((e.compute_s or e.runtime_s) * e.threads for e in entries)
