@@ -1,24 +1,19 @@
-"""Solutions to the non-image page's exercises on sound and bytes.
+"""Solution to the non-image page's exercise on bytes.
 
-Exercise 1: the clips and splits of sound_spectrograms.py, spectrograms
-with N_FFT = 64, HOP = 32 next to the page's N_FFT = 128, HOP = 128: their
-size, what they cost the page's CNN, and the band-energy baseline on both
-(retraining the CNN on both would cost several times this script's
-budget). Exercise 2:
-the chunks of bytes_as_images.py and its byte-histogram baseline, split by
-chunk instead of by file, and given two more numbers (how often a byte
-equals the one 4 and 8 positions before it). Every comparison runs over
-N_SEEDS seeds. The mouse exercise has its own script
+Exercise 2: the chunks of bytes_as_images.py and its byte-histogram
+baseline, split by chunk instead of by file, and given two more numbers
+(how often a byte equals the one 4 and 8 positions before it). Every
+comparison runs over N_SEEDS seeds. The sound exercise has its own script
+(solution_sound_cnn.py), and so has the mouse exercise
 (solution_jittery_scripts.py).
 
 Run it alone with `python solution_non_image.py`; outputs go to the folder
 DLNOTES_OUT names (default ./outputs/solution_non_image). DLNOTES_QUICK=1
-makes fewer clips and chunks, fewer runs and trains less.
+makes fewer chunks and runs, and fits less.
 """
 
 # --8<-- [start:setup]
-# The pages' settings; the two spectrogram settings are the only change
-# for the sound exercise. No network is trained here: only the baselines.
+# The page's settings. No network is trained here: only the baseline.
 import gzip
 import io
 import json
@@ -36,12 +31,8 @@ import skimage.data
 import torch
 
 QUICK = os.environ.get("DLNOTES_QUICK") == "1"
-CLIPS_PER_CLASS = 60 if QUICK else 200
 CHUNKS_PER_CLASS = 80 if QUICK else 200
 N_SEEDS = 2 if QUICK else 5  # independent runs: split, init, batch order
-SAMPLE_RATE = 8000
-CLIP_SECONDS = 1.0
-SETTINGS = {"page": (128, 128), "short": (64, 32)}  # name: (N_FFT, HOP)
 SIDE = 64                   # bytes: SIDE x SIDE pixels per chunk
 CHUNK = SIDE * SIDE
 LAGS = (4, 8)               # bytes: the new baseline's repetition periods
@@ -58,85 +49,6 @@ random.seed(SEED)
 np.random.seed(SEED)
 torch.manual_seed(SEED)
 # --8<-- [end:setup]
-
-
-# The page's sound generator, copied unchanged: the same seed gives the
-# same clips.
-CLASSES = ["steady tone", "rising chirp", "amplitude-modulated tone",
-           "noise burst"]
-rng = np.random.default_rng(SEED)
-t = np.arange(int(SAMPLE_RATE * CLIP_SECONDS)) / SAMPLE_RATE  # seconds
-
-
-def make_clip(kind):
-    """One clip: an event of the given kind at a random time, over noise."""
-    start = rng.uniform(0.0, 0.4)
-    length = rng.uniform(0.3, 0.6)
-    inside = (t >= start) & (t < start + length)
-    ramp = np.clip(np.minimum(t - start, start + length - t) / 0.01, 0, 1)
-    envelope = inside * ramp * rng.uniform(0.3, 1.0)     # 10 ms fades
-    if kind == "steady tone":
-        signal = np.sin(2 * np.pi * rng.uniform(200, 3000) * t)
-    elif kind == "rising chirp":
-        f0 = rng.uniform(200, 1500)
-        f1 = f0 * rng.uniform(1.5, 2.6)          # ends 1.5 to 2.6 times higher
-        tau = np.clip(t - start, 0, None)
-        phase = 2 * np.pi * (f0 * tau + (f1 - f0) * tau**2 / (2 * length))
-        signal = np.sin(phase)
-    elif kind == "amplitude-modulated tone":
-        rate = rng.uniform(8, 16)             # loudness wobbles 8-16 times/s
-        wobble = 0.5 * (1 + np.sin(2 * np.pi * rate * t
-                                   + rng.uniform(0, 2 * np.pi)))
-        signal = wobble * np.sin(2 * np.pi * rng.uniform(200, 3000) * t)
-    else:  # noise burst: every frequency at once
-        signal = rng.normal(0, 0.6, t.shape)
-    background = rng.normal(0, rng.uniform(0.02, 0.2), t.shape)
-    return (envelope * signal + background).astype(np.float32)
-
-
-waves = np.stack([make_clip(kind) for kind in CLASSES
-                  for _ in range(CLIPS_PER_CLASS)])
-labels = np.repeat(np.arange(len(CLASSES)), CLIPS_PER_CLASS)
-
-
-# --8<-- [start:spectrograms]
-# Exercise 1's change: windows of 64 samples moved by 32, next to the
-# page's 128 and 128. Everything downstream is the page's code.
-def log_spectrogram(batch, n_fft, hop):
-    """Waveforms (N, samples) -> log-magnitudes (N, frequencies, frames)."""
-    spec = torch.stft(torch.as_tensor(batch), n_fft=n_fft, hop_length=hop,
-                      window=torch.hann_window(n_fft), return_complex=True)
-    return torch.log(spec.abs() + 1e-3)
-
-
-specs = {name: log_spectrogram(waves, *fft) for name, fft in SETTINGS.items()}
-for name, s in specs.items():
-    print(f"{name}: {tuple(s.shape[1:])} (frequency bins x frames)")
-# --8<-- [end:spectrograms]
-
-
-def split(run):
-    """Train and validation indices for one run, stratified by class."""
-    order = np.random.default_rng(SEED + run).permutation(len(labels))
-    n_valid = int(VALID_FRACTION * CLIPS_PER_CLASS)
-    valid = np.concatenate([order[labels[order] == c][:n_valid]
-                            for c in range(len(CLASSES))])
-    train = np.setdiff1d(order, valid)
-    return np.sort(train), np.sort(valid)
-
-
-splits = [split(run) for run in range(N_SEEDS)]
-
-
-def multiply_adds(height, width):
-    """Multiply-adds of the page CNN's three convolutions on one image."""
-    total = 0
-    for c_in, c_out in ((1, 8), (8, 16), (16, 32)):
-        height, width = (height + 1) // 2, (width + 1) // 2
-        total += height * width * c_in * c_out * 9
-    return total
-
-
 
 
 def fit_logistic(features, labels, splits, l2=1e-3):
@@ -182,20 +94,6 @@ def fit_logistic(features, labels, splits, l2=1e-3):
 def accuracy_of(guess, valid, labels):
     right = (guess == labels) & valid
     return right.sum(1) / valid.sum(1)
-
-
-def band_features(spec):
-    """(N, bins, frames) log-spectrograms -> (N, 64) band statistics."""
-    bands = spec[:, 1:].reshape(len(spec), 16, -1, spec.shape[2]).mean(2)
-    delta = bands.diff(dim=2).abs()
-    return torch.cat([bands.mean(2), bands.std(2), bands.amax(2),
-                      delta.mean(2)], dim=1).numpy()
-
-
-band_accuracy = {name: accuracy_of(*fit_logistic(band_features(s), labels,
-                                                 splits), labels)
-                 for name, s in specs.items()}
-print("band baseline:", {k: v.round(3) for k, v in band_accuracy.items()})
 
 
 # The page's bytes: the same files, chunks and split by file.
@@ -329,28 +227,8 @@ def mean_std(values):
             "std": round(float(np.std(values)), 4)}
 
 
-def sound_setting(name):
-    n_fft, hop = SETTINGS[name]
-    height, width = specs[name].shape[1:]
-    return {"n_fft": n_fft, "hop": hop, "hz_per_bin": SAMPLE_RATE / n_fft,
-            "ms_per_frame": 1000 * hop / SAMPLE_RATE,
-            "image_height": height, "image_width": width,
-            "pixels": height * width,
-            "multiply_adds": multiply_adds(height, width),
-            "baseline_accuracy": mean_std(band_accuracy[name])}
-
-
-band_diff = band_accuracy["short"] - band_accuracy["page"]
 metrics = {
     "n_seeds": N_SEEDS,
-    "sound": {name: sound_setting(name) for name in SETTINGS},
-    "sound_pixels_ratio": round(float(specs["short"][0].numel()
-                                      / specs["page"][0].numel()), 2),
-    "sound_cost_ratio": round(multiply_adds(*specs["short"].shape[1:])
-                              / multiply_adds(*specs["page"].shape[1:]), 2),
-    "sound_baseline_short_minus_page": mean_std(band_diff),
-    "sound_baseline_short_beat_page": int((band_diff > 0).sum()),
-    "sound_baseline_page_beat_short": int((band_diff < 0).sum()),
     "bytes": {name: {"accuracy": mean_std(acc),
                      "per_class_accuracy": per_class(*byte_runs[name])}
               for name, acc in byte_accuracy.items()},
@@ -363,19 +241,16 @@ metrics = {
     "bytes_repeats": {name.replace(" ", "_"): {
         f"lag_{lag}": round(float(repeats[byte_labels == c, i].mean()), 4)
         for i, lag in enumerate(LAGS)} for c, name in enumerate(BYTE_CLASSES)},
-    "baseline_accuracy_mean": round(float(np.mean(
-        band_accuracy["page"])), 4),
+    "baseline_accuracy_mean": round(float(byte_accuracy["by_file"].mean()),
+                                    4),
 }
 (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
 print(json.dumps(metrics, indent=2))
 
 # Build checks (read by the site's build; harmless when run by hand):
-# dlnotes: expect quick sound.page.baseline_accuracy.mean >= 0.4
 # dlnotes: expect quick bytes.by_file.accuracy.mean >= 0.4
 # dlnotes: expect full n_seeds >= 5
-# every fit worked (well above chance), whichever setting or split wins
-# dlnotes: expect full sound.page.baseline_accuracy.mean >= 0.5
-# dlnotes: expect full sound.short.baseline_accuracy.mean >= 0.5
+# every fit worked (well above chance), whichever split or feature set wins
 # dlnotes: expect full bytes.by_file.accuracy.mean >= 0.6
 # dlnotes: expect full bytes.by_chunk.accuracy.mean >= 0.6
 # dlnotes: expect full bytes.by_file_repeats.accuracy.mean >= 0.6
