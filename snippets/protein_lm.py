@@ -557,7 +557,8 @@ metrics = {
 for k, n in enumerate(LABELLED):
     real, shuffled, scratch = accuracy[:, k]
     metrics[f"n{n}"] = {
-        **mean_std("tuned", real), **mean_std("shuffled", shuffled),
+        **mean_std("tuned", real), "tuned_min": round(float(real.min()), 4),
+        **mean_std("shuffled", shuffled),
         **mean_std("scratch", scratch),
         **mean_std("gain", real - scratch),
         **mean_std("gain_over_shuffled", real - shuffled),
