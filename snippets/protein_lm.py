@@ -508,12 +508,12 @@ runs, chains_at = np.unravel_index(np.argsort(-confidence, axis=None)[:4],
                                    wrong.shape)
 mistakes = pd.DataFrame([{
     "run": int(r) + 1,
-    "chain (start)": data[r][2][i][:24] + "…",
+    "chain (start)": data[r][2][i][:16] + "…",
     "length": len(data[r][2][i]),
     "best window": best[r, i],
     "rule says": "yes" if y_valid[r, i] else "no",
-    "fine-tuned LM: P(yes)": float(p_lm[r, i]),
-    "from scratch: P(yes)": float(p_scratch[r, i]),
+    "LM: P(yes)": float(p_lm[r, i]),
+    "scratch: P(yes)": float(p_scratch[r, i]),
 } for r, i in zip(runs, chains_at, strict=True)])
 (OUT / "mistakes.md").write_text(mistakes.to_markdown(
     index=False, floatfmt=".2f",
@@ -529,7 +529,8 @@ def mean_std(name, values):
 
 
 metrics = {
-    "n_seeds": S, "labelled": list(LABELLED), "n_valid": N_VALID,
+    "n_seeds": S, "labelled_few": LABELLED[0], "labelled_more": LABELLED[1],
+    "n_valid": N_VALID,
     "window": WINDOW, "embed_dim": EMBED_DIM, "channels": CHANNELS,
     "lm_steps": LM_STEPS, "ft_steps": FT_STEPS, "crop": CROP,
     "lm_batch": LM_BATCH, "corpus_chains": len(pretrain),
