@@ -643,6 +643,12 @@ metrics = {
     "markup_share_mean": round(float(markup[:, 4].mean()), 4),
     "recall_markup_gain": round(float((markup[:, 0] - markup[:, 2]).mean()), 4),
     "recall_bare_gain": round(float((markup[:, 1] - markup[:, 3]).mean()), 4),
+    "recall_markup_gain_std": round(float(
+        (markup[:, 0] - markup[:, 2]).std()), 4),
+    "recall_bare_gain_std": round(float(
+        (markup[:, 1] - markup[:, 3]).std()), 4),
+    "model_wins_recall_markup": int((markup[:, 0] > markup[:, 2]).sum()),
+    "baseline_wins_recall_bare": int((markup[:, 3] > markup[:, 1]).sum()),
     "recall_markup_mean": round(float(markup[:, 0].mean()), 4),
     "recall_bare_mean": round(float(markup[:, 1].mean()), 4),
     "baseline_recall_markup_mean": round(float(markup[:, 2].mean()), 4),
@@ -650,6 +656,12 @@ metrics = {
     "every_name_precision_mean": round(float(every_name[:, 0].mean()), 4),
     "every_name_recall_mean": round(float(every_name[:, 1].mean()), 4),
     "every_name_f1_mean": round(float(every_name[:, 2].mean()), 4),
+    "every_name_higher_recall_runs": int(
+        (every_name[:, 1] > baseline_scores[:, 1]).sum()),
+    "every_name_lower_precision_runs": int(
+        (every_name[:, 0] < baseline_scores[:, 0]).sum()),
+    "every_name_lower_f1_runs": int(
+        (every_name[:, 2] < baseline_scores[:, 2]).sum()),
     "recall_ceiling_mean": round(float(1 - new_share.mean()), 4),
     "n_misses_seed0": int(len(misses)),
 }
@@ -686,7 +698,7 @@ print(json.dumps(metrics, indent=2))
 # the page says the tagger learned the markup cue, and that on bare words
 # the gazetteer does at least as well: fail on clear reversals
 # dlnotes: expect full recall_markup_gain >= 0.1
-# dlnotes: expect full recall_bare_gain <= 0.05
+# dlnotes: expect full recall_bare_gain <= 0.03
 # the page says the tuned cut sits far below one half, and the exercise
 # that the tuning chose a minimum count above 1
 # dlnotes: expect full threshold_max <= 0.35

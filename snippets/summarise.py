@@ -581,6 +581,9 @@ for method in METHODS:
         metrics[f"{key}_{col}_mean"] = round(float(seeds[col].mean()), 4)
         metrics[f"{key}_{col}_std"] = round(float(seeds[col].std(ddof=0)),
                                             4)
+metrics["baseline_lead_k_wins_vs_lead"] = int((
+    per_seed.loc["first k words"].rouge_l.to_numpy()
+    > per_seed.loc["first sentence"].rouge_l.to_numpy()).sum())
 metrics["baseline_best_rouge_l_mean"] = round(float(best_l.mean()), 4)
 metrics["baseline_best_rouge_l_std"] = round(float(best_l.std()), 4)
 (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -474,6 +474,18 @@ def hybrid_exact(k):
 
 
 hybrid = [hybrid_exact(k) for k in range(len(SEEDS))]
+
+
+# Underfitting check: the same greedy decoding on each run's own training
+# names. A model that had fitted them would get most of them right.
+def train_exact(k):
+    rows = np.flatnonzero(~splits[k])
+    ids, _ = models[k].translate(src_all[rows])
+    return float(np.mean([o == r for o, r in zip(
+        decode(ids), pairs.spanish[~splits[k]], strict=True)]))
+
+
+train_right = [train_exact(k) for k in range(len(SEEDS))]
 metrics = {"n_seeds": len(SEEDS), "n_pairs": len(pairs),
            "n_pairs_all": len(every_pair), "max_chars": MAX_CHARS,
            "n_test": int(splits[0].sum()), "n_train": int((~splits[0]).sum()),
@@ -500,6 +512,12 @@ metrics["gain_exact_mean"], metrics["gain_exact_std"] = mean_std(
     results.model_exact - results.dict_exact)
 metrics["gain_cer_mean"], metrics["gain_cer_std"] = mean_std(
     results.dict_cer - results.model_cer)
+metrics["gain_exact_vs_copy_mean"], metrics["gain_exact_vs_copy_std"] = (
+    mean_std(results.model_exact - results.copy_exact))
+metrics["gain_cer_vs_copy_mean"], metrics["gain_cer_vs_copy_std"] = (
+    mean_std(results.copy_cer - results.model_cer))
+metrics["model_train_exact_mean"], metrics["model_train_exact_std"] = (
+    mean_std(train_right))
 metrics["model_case_only"] = int(held_out.model_case_only.sum())
 metrics["baseline_dict_case_only"] = int(held_out.dict_case_only.sum())
 metrics["n_held_out_all_runs"] = int(len(held_out))
@@ -535,6 +553,14 @@ print(json.dumps(metrics, indent=2))
 # the page says the dictionary wins on exact match at this budget: fail if
 # the model clearly overtakes it
 # dlnotes: expect full gain_exact_mean <= 0.05
+# the page says the model is about as good as copying the English name
+# (within the runs' spread), and that it has not fitted its own training
+# names: fail if either clearly stops being true
+# dlnotes: expect full gain_exact_vs_copy_mean <= 0.04
+# dlnotes: expect full gain_exact_vs_copy_mean >= -0.04
+# dlnotes: expect full gain_cer_vs_copy_mean <= 0.05
+# dlnotes: expect full gain_cer_vs_copy_mean >= -0.05
+# dlnotes: expect full model_train_exact_mean <= 0.5
 # the exercise's solution says the combination is worse than the
 # dictionary alone: fail if it wins most runs
 # dlnotes: expect full hybrid_wins_vs_dict <= 2
