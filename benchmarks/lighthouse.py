@@ -11,6 +11,12 @@ mobile; accessibility, best practices and SEO 100.
                                                        # cost a page points, per page
     python benchmarks/lighthouse.py SITE_DIR --gzip     # text files sent gzip-compressed,
                                                        # as GitHub Pages sends them
+    python benchmarks/lighthouse.py SITE_DIR --runs 5   # runs per page and preset (3)
+
+One run's performance score moves by several points from run to run on the same machine
+(measured here: 84 then 77 for one page and preset), so each cell is the median of several
+runs, with their range when they differ, as Lighthouse's own guidance on variability advises;
+the audits listed with `--why` are those of the median run.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,13 +53,15 @@ PRESETS = ("desktop", "mobile")
 CATEGORIES = {"performance": "Performance", "accessibility": "Accessibility",
               "best-practices": "Best practices", "seo": "SEO"}
 RUN_TIMEOUT_S = 300
+RUNS = 3  # per page and preset: the table shows their median
 CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking"
 
 
-def table(site_dir: Path, why: bool = False, gzip: bool = False) -> str:
-    """The scores of every page and preset, as a Markdown table (0-100, higher is better);
-    with `why`, followed by the audits that cost each page points; with `gzip`, text files
-    are sent gzip-compressed, as GitHub Pages and most hosts send them."""
+def table(site_dir: Path, why: bool = False, gzip: bool = False, runs: int = RUNS) -> str:
+    """The scores of every page and preset, as a Markdown table (0-100, higher is better,
+    the median of `runs` runs); with `why`, followed by the audits that cost each page points;
+    with `gzip`, text files are sent gzip-compressed, as GitHub Pages and most hosts send
+    them."""
     cli = _installed()
     lines = ["| Page | Preset | " + " | ".join(CATEGORIES.values()) + " |",
              "| --- | --- |" + " ---: |" * len(CATEGORIES)]
@@ -60,7 +69,8 @@ def table(site_dir: Path, why: bool = False, gzip: bool = False) -> str:
     with _served(site_dir, gzip) as base_url:
         for page, path in PAGES.items():
             for preset in PRESETS:
-                scores, failing = _scores(cli, base_url + path, preset)
+                scores, failing = _median([_scores(cli, base_url + path, preset)
+                                           for _ in range(runs)])
                 lines.append(f"| {page} (`/{path}`) | {preset} | "
                              + " | ".join(scores[c] for c in CATEGORIES) + " |")
                 if failing:
@@ -72,6 +82,24 @@ def table(site_dir: Path, why: bool = False, gzip: bool = False) -> str:
         lines += ["", "Audits that cost points (score below 0.9; metrics with their value):",
                   "", *reasons]
     return "\n".join(lines) + "\n"
+
+
+def _median(results: list[tuple[dict[str, str], list[str]]]) -> tuple[dict[str, str], list[str]]:
+    """Per category, the median score of the runs and their range ("82 (77-84)"); with the
+    failing audits of the run whose performance score is the median. A cell with a run that
+    was not scored shows every run's value."""
+    cells = {}
+    for key in CATEGORIES:
+        values = [scores[key] for scores, _ in results]
+        if not all(v.isdigit() for v in values):
+            cells[key] = " / ".join(values)
+            continue
+        numbers = sorted(map(int, values))
+        low, median, high = numbers[0], statistics.median_low(numbers), numbers[-1]
+        cells[key] = f"{median}" + (f" ({low}–{high})" if low != high else "")
+    by_performance = sorted(results, key=lambda result: int(result[0]["performance"])
+                            if result[0]["performance"].isdigit() else -1)
+    return cells, by_performance[(len(results) - 1) // 2][1]
 
 
 def _installed() -> Path:
@@ -198,7 +226,14 @@ def _failing(report: dict) -> list[str]:
 
 if __name__ == "__main__":
     arguments = [a for a in sys.argv[1:] if a not in ("--why", "--gzip")]
-    if len(arguments) != 1:
+    count = RUNS
+    if "--runs" in arguments:
+        at = arguments.index("--runs")
+        if at + 1 == len(arguments) or not arguments[at + 1].isdigit():
+            raise SystemExit("lighthouse.py: --runs needs a whole number, e.g. --runs 5")
+        count = int(arguments.pop(at + 1))
+        arguments.pop(at)
+    if len(arguments) != 1 or count < 1:
         raise SystemExit(__doc__)
     print(table(Path(arguments[0]).resolve(), why="--why" in sys.argv[1:],
-                gzip="--gzip" in sys.argv[1:]), end="")
+                gzip="--gzip" in sys.argv[1:], runs=count), end="")
