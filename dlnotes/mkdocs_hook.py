@@ -291,11 +291,27 @@ WIDGET = re.compile(r'data-widget="([a-z0-9-]+)"')
 WIDGET_KIT = "javascripts/widgets/_kit.js"  # what every widget script uses; loaded first
 
 
+GLIGHTBOX_SCRIPT = re.compile(r'<script src="([^"]*/glightbox\.min\.js)"></script>')
+GLIGHTBOX_SETUP = re.compile(r'(<script id="init-glightbox">)(.*?)(</script>)', re.S)
+
+
+def _lightbox_deferred(output: str) -> str:
+    """The lightbox's 56 KB script stops blocking the first paint: mkdocs-glightbox puts it
+    in `<head>`; deferred, it runs once the page is parsed, and the plugin's set-up at the end
+    of the body waits for it (DOMContentLoaded fires after every deferred script has run)."""
+    if not GLIGHTBOX_SETUP.search(output) or not GLIGHTBOX_SCRIPT.search(output):
+        return output
+    output = GLIGHTBOX_SCRIPT.sub(r'<script src="\1" defer></script>', output, count=1)
+    return GLIGHTBOX_SETUP.sub(lambda m: f'{m[1]}document.addEventListener("DOMContentLoaded", '
+                                         f'() => {{\n{m[2]}}});\n{m[3]}', output, count=1)
+
+
 def on_post_page(output: str, page: Any, config: Any) -> str:
     """Mermaid (2.7 MB), KaTeX, the script that renders collapsed code listings and each
     interactive figure's script only on the pages that use them. A `data-widget="NAME"`
     container loads `javascripts/widgets/NAME.js` (and `stylesheets/widgets/NAME.css` when it
     exists) after the kit they share: a page pays for the widgets it shows."""
+    output = _lightbox_deferred(output)
     folder = _folder(page.url) or "."
     scripts: tuple[str, ...] = ()
     styles: tuple[str, ...] = ()

@@ -136,6 +136,19 @@ def test_a_collapsed_listing_renders_when_opened_and_its_copy_button_copies_it(
     assert copied.strip("\n") == section[1].strip("\n")
 
 
+@pytest.mark.reuse("page", "losses/")
+def test_clicking_a_figure_opens_it_larger_in_the_lightbox(context, site: Path,
+                                                           base_url: str) -> None:
+    """The lightbox's script is deferred (dlnotes/mkdocs_hook.py): its set-up must still run."""
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    tab.goto(base_url + "losses/", wait_until="networkidle")
+    tab.locator("a.glightbox:visible").first.click()
+    tab.locator(".glightbox-container .gslide.current img").wait_for(state="visible")
+    assert errors == []
+
+
 def _palettes(page) -> Iterator[str]:
     """Yield 'light', switch the page to the dark palette, yield 'dark'."""
     yield "light"
