@@ -100,19 +100,30 @@ def test_search_finds_the_page(context, site: Path, base_url: str, query: str,
     assert urlparse(tab.url).path.endswith(page)
 
 
+def _listing(tab, part: str):
+    """The code block that shows section `part` of snippets/losses.py."""
+    return tab.locator(".highlight", has=tab.locator(
+        ".filename", has_text=f"snippets/losses.py: {part}"))
+
+
+def _assert_copy_button_copies_section(tab, part: str) -> None:
+    """Click the listing's copy button: the clipboard holds exactly the section's code."""
+    block = _listing(tab, part)
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    copied = tab.evaluate("navigator.clipboard.readText()")
+    source = (PROJECT.snippets_dir / "losses.py").read_text()
+    section = re.search(rf"# --8<-- \[start:{part}\]\n(.*?)# --8<-- \[end:{part}\]", source,
+                        re.S)
+    assert copied.strip("\n") == section[1].strip("\n")
+
+
 @pytest.mark.reuse("page", "losses/")
 def test_the_copy_button_copies_exactly_the_snippets_code(context, site: Path,
                                                           base_url: str) -> None:
     tab = context.new_page()
     tab.goto(base_url + "losses/", wait_until="networkidle")
-    block = tab.locator(".highlight", has=tab.locator(".filename",
-                                                     has_text="snippets/losses.py: model"))
-    block.hover()
-    block.locator("button[data-md-type=copy]").click()
-    copied = tab.evaluate("navigator.clipboard.readText()")
-    source = (PROJECT.snippets_dir / "losses.py").read_text()
-    section = re.search(r"# --8<-- \[start:model\]\n(.*?)# --8<-- \[end:model\]", source, re.S)
-    assert copied.strip("\n") == section[1].strip("\n")
+    _assert_copy_button_copies_section(tab, "model")
 
 
 @pytest.mark.reuse("page", "losses/")
@@ -122,18 +133,10 @@ def test_a_collapsed_listing_renders_when_opened_and_its_copy_button_copies_it(
     page until its block opens, and then it is the snippet's section with a copy button."""
     tab = context.new_page()
     tab.goto(base_url + "losses/", wait_until="networkidle")
-    block = tab.locator(".highlight", has=tab.locator(".filename",
-                                                     has_text="snippets/losses.py: data"))
-    assert block.count() == 0
+    assert _listing(tab, "data").count() == 0
     assert tab.locator("details:not([open]) template.dlnotes-lazy-code").count() > 0
-    summary = tab.locator("details > summary").filter(has_text="Code: the data")
-    summary.click()
-    block.hover()
-    block.locator("button[data-md-type=copy]").click()
-    copied = tab.evaluate("navigator.clipboard.readText()")
-    source = (PROJECT.snippets_dir / "losses.py").read_text()
-    section = re.search(r"# --8<-- \[start:data\]\n(.*?)# --8<-- \[end:data\]", source, re.S)
-    assert copied.strip("\n") == section[1].strip("\n")
+    tab.locator("details > summary").filter(has_text="Code: the data").click()
+    _assert_copy_button_copies_section(tab, "data")
 
 
 @pytest.mark.reuse("page", "losses/")
