@@ -20,13 +20,14 @@ TEMPLATE_CLASS = "dlnotes-lazy-code"
 TOKEN = re.compile(r'(?P<open><details\b(?P<attrs>[^>]*)>)|(?P<close></details>)'
                    r'|(?P<code><div class="highlight"[^>]*>.*?</code></pre></div>)', re.S)
 OPEN = re.compile(r"(?:^|\s)open(?:[\s=]|$)")
-FILENAME = re.compile(r'<span class="filename">snippets/([\w-]+\.py)\b')
+FILENAME = re.compile(r'<span class="filename">snippets/([\w-]+)\.py\b')
 
 
 def defer_collapsed(html: str, download: Callable[[str], str | None]) -> str:
     """The page with every code listing that sits in a closed `<details>` (at any depth)
-    wrapped in a `<template>`. `download(name)` gives the link to snippet `name`'s download,
-    or None: the fallback that readers without JavaScript see."""
+    wrapped in a `<template>`. `download(name)` gives the link to the download of snippet
+    `name` (`losses` for snippets/losses.py), or None: the fallback that readers without
+    JavaScript see."""
     parts: list[str] = []
     closed: list[bool] = []  # per enclosing <details>: is it closed?
     done = 0
@@ -45,7 +46,8 @@ def defer_collapsed(html: str, download: Callable[[str], str | None]) -> str:
 def _template(block: str, download: Callable[[str], str | None]) -> str:
     name = FILENAME.search(block)
     href = download(name[1]) if name else None
-    where = (f'the code is in <a href="{href}" download="{name[1]}"><code>{name[1]}</code></a>'
-             if href and name else "the code is shown with JavaScript on")
+    script = f"{name[1]}.py" if name else ""
+    where = (f'the code is in <a href="{href}" download="{script}"><code>{script}</code></a>'
+             if href else "the code is shown with JavaScript on")
     return (f'<template class="{TEMPLATE_CLASS}">{block}</template>'
             f'<noscript><p>{where[0].upper()}{where[1:]}.</p></noscript>')

@@ -225,7 +225,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
     context = provenance.page_context(page.url, _site_file, _build.entries,
                                       report.url if report else "build-report/")
     html = lazy_code.defer_collapsed(
-        html, lambda name: context.download(name[:-3]) if name[:-3] in _build.entries else None)
+        html, lambda name: context.download(name) if name in _build.entries else None)
     return provenance.figures_and_tables(html, context)
 
 

@@ -12,7 +12,7 @@ BLOCK = ('<div class="highlight" data-search-exclude><span class="filename">'
 
 
 def _download(name: str) -> str | None:
-    return f"../downloads/{name}" if name == "losses.py" else None
+    return f"../downloads/{name}.py" if name == "losses" else None
 
 
 def _templates(html: str) -> list[str]:
