@@ -439,7 +439,7 @@ def context(browser) -> Iterator[object]:
     context.close()
 
 
-PALETTE_TOGGLE = "form[data-md-component=palette] label:not([hidden])"
+PALETTE_TOGGLE = "form[data-dlnotes-palette] label:not([hidden])"
 
 
 def open_page(context, url: str, ready: str, dark: bool = False):

@@ -152,6 +152,31 @@ def test_clicking_a_figure_opens_it_larger_in_the_lightbox(context, site: Path,
     assert errors == []
 
 
+def test_the_palette_switch_follows_the_system_then_the_readers_choice_on_every_page(
+        browser, site: Path, base_url: str) -> None:
+    """The site's own switch (overrides/partials/palette.html): a first visit takes the
+    system's setting; a click, or Enter on the focused switch, changes the palette and every
+    later page remembers it."""
+    context = browser.new_context(color_scheme="dark")
+    tab = context.new_page()
+    scheme = "document.body.getAttribute('data-md-color-scheme')"
+    tab.goto(base_url, wait_until="networkidle")
+    assert tab.evaluate(scheme) == "slate"
+    assert tab.locator(PALETTE_TOGGLE).get_attribute("title") == "Switch to light mode"
+    tab.click(PALETTE_TOGGLE)
+    assert tab.evaluate(scheme) == "default"
+    tab.goto(base_url + "losses/", wait_until="networkidle")
+    assert tab.evaluate(scheme) == "default"
+    assert tab.locator(PALETTE_TOGGLE).get_attribute("title") == "Switch to dark mode"
+    tab.locator("form[data-dlnotes-palette] input:checked").focus()
+    tab.keyboard.press("Enter")
+    assert tab.evaluate(scheme) == "slate"
+    tab.reload(wait_until="networkidle")
+    assert tab.evaluate(scheme) == "slate"
+    assert tab.evaluate("document.body.hasAttribute('data-md-color-switching')") is False
+    context.close()
+
+
 def _palettes(page) -> Iterator[str]:
     """Yield 'light', switch the page to the dark palette, yield 'dark'."""
     yield "light"
