@@ -107,6 +107,23 @@ def configure(config: Any, docs_dir: Path) -> None:
         config.mdx_configs.setdefault("abbr", {})["glossary"] = abbreviations(page)
 
 
+TIPS_SCRIPT = "javascripts/glossary-tips.js"
+OWN_TIP = "data-preview"
+
+
+def own_tips(html: str) -> str:
+    """Glossary terms get their tooltip from the site's one listener (TIPS_SCRIPT, which says
+    why) instead of a component each from the theme. The theme gives a tooltip component to
+    every `[title]` of a page except those marked `data-preview`, its marker for links that
+    show a page preview instead; on an `abbr` the marker does nothing else, and the theme's
+    CSS underlines both alike. The title stays, for readers without JavaScript."""
+    return html.replace("<abbr title=", f'<abbr {OWN_TIP}="" title=')
+
+
+def has_own_tips(html: str) -> bool:
+    return f'<abbr {OWN_TIP}="" title=' in html
+
+
 CODE_SPAN = re.compile(r"<code\b[^>]*>.*?</code>", re.S)
 ABBR_TAG = re.compile(r"<abbr\b[^>]*>|</abbr>")
 MARKDOWN_CELL = re.compile(r'<div class="[^"]*\bjp-RenderedMarkdown\b')

@@ -219,6 +219,7 @@ def on_page_content(html: str, page: Any, config: Any, files: Files) -> str:
             block["css"], classes) + "</style>", html)
         html = _notebook_links(page, config) + CDN_MERMAID.sub("", html)
         html = glossary.mark_notebook(html, config)  # the glossary's hover definitions
+    html = glossary.own_tips(html)
     html = SEARCHABLE_CODE.sub(lambda tag: f"{tag[1] or tag[2]} data-search-exclude>", html)
     html = highlight.plain_tokens(html)
     report = files.get_file_from_path("build-report.md")
@@ -307,10 +308,11 @@ def _lightbox_deferred(output: str) -> str:
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    """Mermaid (2.7 MB), KaTeX, the script that renders collapsed code listings and each
-    interactive figure's script only on the pages that use them. A `data-widget="NAME"`
-    container loads `javascripts/widgets/NAME.js` (and `stylesheets/widgets/NAME.css` when it
-    exists) after the kit they share: a page pays for the widgets it shows."""
+    """Mermaid (2.7 MB), KaTeX, the scripts that render collapsed code listings and glossary
+    tooltips, and each interactive figure's script, only on the pages that use them. A
+    `data-widget="NAME"` container loads `javascripts/widgets/NAME.js` (and
+    `stylesheets/widgets/NAME.css` when it exists) after the kit they share: a page pays for
+    the widgets it shows."""
     output = _lightbox_deferred(output)
     folder = _folder(page.url) or "."
     scripts: tuple[str, ...] = ()
@@ -322,6 +324,8 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
         styles += (KATEX_CSS,)
     if f'class="{lazy_code.TEMPLATE_CLASS}"' in output:
         scripts += (lazy_code.SCRIPT,)
+    if glossary.has_own_tips(output):
+        scripts += (glossary.TIPS_SCRIPT,)
     widgets = dict.fromkeys(WIDGET.findall(output))
     if widgets:
         scripts += (WIDGET_KIT,)

@@ -177,6 +177,31 @@ def test_the_palette_switch_follows_the_system_then_the_readers_choice_on_every_
     context.close()
 
 
+@pytest.mark.reuse("page", "losses/")
+def test_a_glossary_term_shows_its_definition_while_the_pointer_rests_on_it(
+        context, site: Path, base_url: str) -> None:
+    """One tooltip for every term (docs/javascripts/glossary-tips.js): the term's definition
+    below it, no native tooltip over it meanwhile, gone when the pointer leaves or on Escape."""
+    tab = context.new_page()
+    tab.goto(base_url + "losses/", wait_until="networkidle")
+    term = tab.locator("article p abbr[data-preview]").first
+    definition = term.get_attribute("title")
+    tip = tab.locator("[role=tooltip].md-tooltip2--active")
+    term.hover()
+    tip.wait_for(state="visible")
+    assert tip.inner_text() == definition
+    assert term.get_attribute("title") is None
+    below = tip.locator(".md-tooltip2__inner").bounding_box()["y"]
+    assert below > term.bounding_box()["y"], "the definition sits below the term"
+    tab.mouse.move(0, 0)
+    tip.wait_for(state="detached")
+    assert term.get_attribute("title") == definition
+    term.hover()
+    tip.wait_for(state="visible")
+    tab.keyboard.press("Escape")
+    tip.wait_for(state="detached")
+
+
 def _palettes(page) -> Iterator[str]:
     """Yield 'light', switch the page to the dark palette, yield 'dark'."""
     yield "light"
