@@ -24,3 +24,11 @@ def test_rules_it_cannot_rule_out_stay() -> None:
     css = (":root{--jp-x:1}.md-nav{a:1}pre{b:2}.jp-Cell:not(.jp-mod-hidden){c:3}"
            ":is(.jp-Menu, .jp-Cell){d:4}.jp-a\\:b{e:5}@media print{.jp-Cell{f:6}}")
     assert unused_rules_dropped(css, page_classes(PAGE)) == css
+
+
+def test_the_root_asked_for_inside_another_element_never_matches() -> None:
+    """mkdocs-jupyter's prefix turns JupyterLab's `:root` variables into a dead rule."""
+    css = (".jupyter-wrapper :root{--jp-x:1}.jupyter-wrapper > :root, .a+:root{--jp-y:2}"
+           ":root{--jp-z:3}:root .md-nav, .jupyter-wrapper :root{a:1}")
+    kept = ":root{--jp-z:3}:root .md-nav, .jupyter-wrapper :root{a:1}"
+    assert unused_rules_dropped(css, page_classes(PAGE)) == kept
