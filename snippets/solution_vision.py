@@ -3,17 +3,24 @@
 (1) out_of_domain.py's digits CNN shown its own validation digits turned
 upside down; (2) augmentation.py's 50-digit runs with rotations of up to
 0 (no augmentation), 10 (the page's setting) and 90 degrees, side by side;
-(3) detection.py's detector with BOX_WEIGHT 1 and 10, side by side. Each
-over 5 seeds, with shorter training than the pages' runs so that all three
-fit in a few seconds; every comparison is made inside this script, like
-with like. Run it alone with `python solution_vision.py`; outputs go to
-DLNOTES_OUT (default ./outputs/solution_vision). DLNOTES_QUICK=1 runs
-fewer seeds for fewer steps.
+(3) detection.py's detector with BOX_WEIGHT 1 and 10, side by side;
+(4) onet_transfer.py's fine-tuned O-Net body and its random start, on its
+two tasks, trained for more steps than there and scored along the way.
+Each over 5 seeds; (1) to (3) train for less than the pages' runs so that
+they fit in a few seconds; every comparison is made inside this script,
+like with like. Exercise 4 reads MTCNN's O-Net weights from the wheel of
+facenet-pytorch 2.6.0 (`pip install --no-deps facenet-pytorch==2.6.0`;
+see snippets/pretrained_faces.py for where they come from). Run it alone
+with `python solution_vision.py`; outputs go to DLNOTES_OUT (default
+./outputs/solution_vision). DLNOTES_QUICK=1 runs fewer seeds for fewer
+steps.
 """
 
 # --8<-- [start:setup]
-# The three set-ups' sizes. All train for less than the pages do, so that
-# the solutions cost seconds; each compares its variants with each other.
+# The four set-ups' sizes. The first three train for less than the pages
+# do, so that the solutions cost seconds; each compares its variants with
+# each other.
+import importlib.util
 import json
 import os
 import sys
@@ -23,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from skimage import data
-from skimage.transform import rescale
+from skimage.transform import rescale, resize
 from sklearn.datasets import load_digits, load_sample_images
 from sklearn.model_selection import train_test_split
 from torch import nn
@@ -42,6 +49,11 @@ DET_TRAIN = 300 if QUICK else 800  # generated images (the page: 4000)
 DET_VALID = 200  # (the page: 1000)
 DET_STEPS = 15 if QUICK else 50  # (the page: 200)
 DET_BATCH = 16  # (the page: 48)
+ONET_K = 3  # exercise 4: onet_transfer.py's labels per class,
+ONET_TEST_FACES = 4 if QUICK else 16  # its test faces (4 turns each),
+ONET_TEST_PATCHES = 8 if QUICK else 24  # its test patches per texture,
+ONET_LEARNING_RATE = 1e-3  # its Adam; its STEPS (12), then 18 steps
+ONET_STEPS = (2, 4) if QUICK else (12, 18)  # (48 steps: over the budget)
 SEED = 0
 
 OUT = Path(os.environ.get("DLNOTES_OUT", "outputs/solution_vision"))
@@ -528,8 +540,204 @@ for key, label in [("train_cross_entropy", "cross-entropy (training)"),
 print("detection:", json.dumps(det))
 # --8<-- [end:detection]
 
+# --8<-- [start:onet_steps]
+# Exercise 4: onet_transfer.py's set-up, copied so that this script stands
+# alone: O-Net's trained body and the same body from random weights, side
+# by side as one grouped model, on its two tasks with its splits, heads
+# and random weights per seed. Each run trains for ONET_STEPS[-1] steps
+# and is scored after each of ONET_STEPS: a shorter run is the start of
+# the longer one (full batches and Adam: nothing else differs).
+spec = importlib.util.find_spec("facenet_pytorch")
+onet_dir = (Path(spec.origin).parent / "data" if spec and spec.origin
+            else None)
+if onet_dir is None or not (onet_dir / "onet.pt").is_file():
+    sys.exit("solution_vision.py: exercise 4 needs MTCNN's trained "
+             "weights: pip install --no-deps facenet-pytorch==2.6.0")
+trained = torch.load(onet_dir / "onet.pt", map_location="cpu",
+                     weights_only=True)
+# name, channels in, out, kernel, max-pool (size, stride) after it
+CONVS = [("1", 3, 32, 3, (3, 2)), ("2", 32, 64, 3, (3, 2)),
+         ("3", 64, 64, 3, (2, 2)), ("4", 64, 128, 2, None)]
+FEATURES = 256  # what dense5 hands the head
+
+
+def random_like(shape, fan_in, generator):
+    """PyTorch's default init: uniform within +-1 / sqrt(fan in)."""
+    bound = fan_in ** -0.5
+    return (torch.rand(shape, generator=generator) * 2 - 1) * bound
+
+
+def start_weights(n_classes, seeds):
+    """Trained copies, then random copies, then a new head for each."""
+    n = len(seeds)
+    gens = [torch.Generator().manual_seed(1000 + s) for s in seeds]
+    w = {}
+    for i, c_in, c_out, k, _ in CONVS:
+        shapes = [(c_out, c_in, k, k), (c_out,), (c_out,)]
+        old = [trained[f"conv{i}.weight"], trained[f"conv{i}.bias"],
+               trained[f"prelu{i}.weight"]]
+        new = [[random_like(shapes[0], c_in * k * k, g),
+                random_like(shapes[1], c_in * k * k, g),
+                torch.full(shapes[2], 0.25)] for g in gens]
+        for j, key in enumerate(("conv", "bias", "prelu")):
+            w[f"{key}{i}"] = torch.cat([old[j]] * n + [r[j] for r in new])
+    old = [trained["dense5.weight"].T, trained["dense5.bias"],
+           trained["prelu5.weight"]]
+    new = [[random_like((1152, FEATURES), 1152, g),
+            random_like((FEATURES,), 1152, g),
+            torch.full((FEATURES,), 0.25)] for g in gens]
+    for j, key in enumerate(("dense5", "bias5", "prelu5")):
+        w[key] = torch.stack([old[j]] * n + [r[j] for r in new])
+    head = [random_like((FEATURES, n_classes), FEATURES, g) for g in gens]
+    w["head"] = torch.stack(head * 2)  # a seed's two copies: same head
+    w["head_bias"] = torch.zeros(2 * n, n_classes)
+    w["conv1"] = w["conv1"].sum(1, keepdim=True)  # gray input: one channel
+    return {key: v.to(device).requires_grad_() for key, v in w.items()}
+
+
+def onet_logits(w, x):
+    """x (batch, copies, 48, 48), O-Net's input scale -> class scores."""
+    copies = x.shape[1]
+    x = x.contiguous(memory_format=torch.channels_last)
+    for i, *_, pool in CONVS:
+        x = F.conv2d(x, w[f"conv{i}"], w[f"bias{i}"], groups=copies)
+        x = F.prelu(x, w[f"prelu{i}"])
+        if pool:
+            x = F.max_pool2d(x, *pool, ceil_mode=True)
+    # flatten each copy in (width, height, channel) order, as trained
+    x = x.reshape(len(x), copies, 128, 3, 3).permute(0, 1, 4, 3, 2)
+    x = torch.einsum("bcf,cfo->bco", x.flatten(2), w["dense5"])
+    x = x + w["bias5"]
+    x = torch.where(x >= 0, x, x * w["prelu5"])
+    return torch.einsum("bcf,cfo->bco", x, w["head"]) + w["head_bias"]
+
+
+def onet_scale(images):
+    return (np.asarray(images, np.float32) * 255 - 127.5) / 128
+
+
+lfw = data.lfw_subset()[:100].astype(np.float32)  # the 100 faces
+faces = np.stack([resize(f / lfw.max(), (48, 48)) for f in lfw])
+
+
+def which_way_up(seed):
+    """K faces per turn to learn from; other faces at every turn."""
+    order = np.random.default_rng(seed).permutation(len(faces))
+    train = order[:4 * ONET_K]  # each face once, at angle i % 4
+    x = [np.rot90(faces[f], i % 4) for i, f in enumerate(train)]
+    test = order[4 * ONET_K:4 * ONET_K + ONET_TEST_FACES]
+    x_test = [np.rot90(faces[f], a) for f in test for a in range(4)]
+    return (onet_scale(x), np.arange(len(x)) % 4, onet_scale(x_test),
+            np.tile(np.arange(4), len(test)))
+
+
+textures = [getattr(data, name)().astype(np.float32) / 255
+            for name in ("brick", "grass", "gravel")]  # 512 x 512 gray
+
+
+def patch(photo, top, left):
+    """A 48 x 48 patch, brightness and contrast set the same for all."""
+    p = photo[top:top + 48, left:left + 48]
+    return 0.5 + 0.15 * (p - p.mean()) / (p.std() + 1e-6)
+
+
+def which_texture(seed):
+    """K patches per texture from the top half of its photo, test
+    patches from the bottom half."""
+    rng = np.random.default_rng(seed)
+    x, y, x_test, y_test = [], [], [], []
+    for label, photo in enumerate(textures):
+        half = photo.shape[0] // 2
+        for n, rows, out, labels_ in [(ONET_K, (0, half - 48), x, y),
+                                      (ONET_TEST_PATCHES,
+                                       (half, 2 * half - 48), x_test,
+                                       y_test)]:
+            tops = rng.integers(*rows, n, endpoint=True)
+            lefts = rng.integers(0, photo.shape[1] - 48, n, endpoint=True)
+            out += [patch(photo, t, c) for t, c in zip(tops, lefts,
+                                                       strict=True)]
+            labels_ += [label] * n
+    return onet_scale(x), np.array(y), onet_scale(x_test), np.array(y_test)
+
+
+def stack(arrays):
+    """Per-seed arrays (seed, b, 48, 48) -> (b, copies, 48, 48), twice:
+    once for the trained copies, once for the random ones."""
+    x = torch.as_tensor(np.stack(arrays)).transpose(0, 1)
+    return torch.cat([x, x], 1).to(device)
+
+
+def train_onet(task, n_classes):
+    """Accuracy on held-out images and training loss of every copy after
+    each of ONET_STEPS; copies 0..N-1 trained start, N..2N-1 random."""
+    splits = [task(SEED + s) for s in SEEDS]
+    x, y, x_test, y_test = [list(a) for a in zip(*splits, strict=True)]
+    x, x_test = stack(x), stack(x_test)
+    y = torch.as_tensor(np.stack(y * 2), device=device).T  # (b, copies)
+    y_test = torch.as_tensor(np.stack(y_test * 2)).T
+    w = start_weights(n_classes, SEEDS)
+    optimiser = torch.optim.Adam(w.values(), lr=ONET_LEARNING_RATE)
+    accuracy, loss_at = {}, {}
+    for step in range(1, ONET_STEPS[-1] + 1):
+        out = onet_logits(w, x)
+        loss = F.cross_entropy(out.permute(0, 2, 1), y, reduction="none")
+        optimiser.zero_grad()
+        loss.mean(0).sum().backward()  # each copy: its own gradient
+        optimiser.step()
+        if step in ONET_STEPS:
+            loss_at[step] = loss.mean(0).detach().cpu()
+            with torch.no_grad():  # in chunks: less memory to allocate
+                said = torch.cat([onet_logits(w, chunk) for chunk
+                                  in x_test.split(16)]).argmax(-1).cpu()
+            accuracy[step] = (said == y_test).double().mean(0)
+            print(f"  step {step}: test accuracy, trained start "
+                  f"{accuracy[step][:N_SEEDS].mean():.3f}, random start "
+                  f"{accuracy[step][N_SEEDS:].mean():.3f}")
+    return accuracy, loss_at, len(y_test)
+
+
+short, long = ONET_STEPS
+onet = {"steps_short": short, "steps_long": long}
+rows = [[f"fine-tuned, {short} steps"], [f"fine-tuned, {long} steps"],
+        [f"random start, {short} steps"], [f"random start, {long} steps"],
+        [f"seeds: random at {long} ≥ fine-tuned at {short}"],
+        [f"seeds: random at {long} ≥ fine-tuned at {long}"]]
+for name, task, n_classes in [("faces", which_way_up, 4),
+                              ("textures", which_texture, 3)]:
+    print(f"exercise 4, {name}: {N_SEEDS} seeds, steps {ONET_STEPS}")
+    accuracy, loss_at, n_test = train_onet(task, n_classes)
+    r, acc = {"n_test": n_test}, {}
+    for who, part in [("fine_tuned", slice(0, N_SEEDS)),
+                      ("scratch", slice(N_SEEDS, None))]:
+        for s, when in [(short, "short"), (long, "long")]:
+            acc[who, when] = accuracy[s][part]
+            r[f"{who}_{when}"] = mean_std(acc[who, when])
+            r[f"train_loss_{who}_{when}"] = round(float(
+                loss_at[s][part].mean()), 4)
+        change = acc[who, "long"] - acc[who, "short"]
+        r[f"{who}_change"] = mean_std(change)
+        r[f"{who}_rose"] = int((change > 0).sum())
+        r[f"{who}_fell"] = int((change < 0).sum())
+    for when in ("short", "long"):  # ties count as reached
+        r[f"gap_{when}"] = mean_std(acc["fine_tuned", when]
+                                    - acc["scratch", when])
+        r[f"scratch_long_reached_{when}"] = int(
+            (acc["scratch", "long"] >= acc["fine_tuned", when]).sum())
+    onet[name] = r
+    cells = [f"{r[k]['mean']:.1%} ± {r[k]['std']:.1%}" for k in (
+        "fine_tuned_short", "fine_tuned_long", "scratch_short",
+        "scratch_long")] + [f"{r[f'scratch_long_reached_{when}']} of "
+                            f"{N_SEEDS}" for when in ("short", "long")]
+    for row, cell in zip(rows, cells, strict=True):
+        row.append(cell)
+(OUT / "onet_steps.md").write_text(markdown(
+    ["starting point, steps", "which way up (faces)", "which texture"],
+    rows))
+print("onet steps:", json.dumps(onet))
+# --8<-- [end:onet_steps]
+
 metrics = {"n_seeds": N_SEEDS, "upside_down": ud, "augmentation": aug,
-           "detection": det,
+           "detection": det, "onet_steps": onet,
            # the simple baselines next to each model, for the checks
            "baseline_upside_down_auroc": ud["auroc_nearest"]["mean"],
            "baseline_no_augmentation_error": aug["error_0"]["mean"],
@@ -551,3 +759,14 @@ metrics = {"n_seeds": N_SEEDS, "upside_down": ud, "augmentation": aug,
 # In so short a run neither detector names the digits much above chance.
 # dlnotes: expect full detection.weight_1.class_accuracy.mean <= 0.2
 # dlnotes: expect full detection.weight_10.class_accuracy.mean <= 0.2
+# Exercise 4: both starting points must have trained, their training loss
+# well under chance's (ln 4 = 1.39, ln 3 = 1.10) after the longer run.
+# dlnotes: expect full onet_steps.steps_long >= 13
+# dlnotes: expect full onet_steps.faces.train_loss_scratch_long <= 1.0
+# dlnotes: expect full onet_steps.textures.train_loss_scratch_long <= 0.9
+# dlnotes: expect full onet_steps.faces.train_loss_fine_tuned_long <= 1.0
+# dlnotes: expect full onet_steps.textures.train_loss_fine_tuned_long <= 0.9
+# The solution answers "no, not by then": fail if the random start ends
+# ahead of the fine-tuned body on average (a reversal, not a small gap).
+# dlnotes: expect full onet_steps.faces.gap_long.mean >= 0
+# dlnotes: expect full onet_steps.textures.gap_long.mean >= 0
