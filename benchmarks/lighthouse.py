@@ -21,6 +21,7 @@ the audits listed with `--why` are those of the median run.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import functools
 import gzip as gzip_module
@@ -32,7 +33,6 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -224,16 +224,20 @@ def _failing(report: dict) -> list[str]:
     return failing
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a not in ("--why", "--gzip")]
-    count = RUNS
-    if "--runs" in arguments:
-        at = arguments.index("--runs")
-        if at + 1 == len(arguments) or not arguments[at + 1].isdigit():
-            raise SystemExit("lighthouse.py: --runs needs a whole number, e.g. --runs 5")
-        count = int(arguments.pop(at + 1))
-        arguments.pop(at)
-    if len(arguments) != 1 or count < 1:
-        raise SystemExit(__doc__)
-    print(table(Path(arguments[0]).resolve(), why="--why" in sys.argv[1:],
-                gzip="--gzip" in sys.argv[1:], runs=count), end="")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("site_dir", type=Path, help="the built site")
+    parser.add_argument("--why", action="store_true",
+                        help="list the audits that cost each page points")
+    parser.add_argument("--gzip", action="store_true",
+                        help="send text files gzip-compressed, as GitHub Pages does")
+    parser.add_argument("--runs", type=_positive, default=RUNS, metavar="N",
+                        help=f"runs per page and preset, their median shown ({RUNS})")
+    args = parser.parse_args()
+    print(table(args.site_dir.resolve(), why=args.why, gzip=args.gzip, runs=args.runs), end="")
