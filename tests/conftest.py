@@ -15,7 +15,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ import jupytext
 import pytest
 import reuse
 
-from dlnotes import cachekey, engine, machine
+from dlnotes import cachekey, engine, machine, processes
 from dlnotes.errors import BuildFailed
 from dlnotes.project import QUICK, Project, Workspace
 from dlnotes.provenance import read_png
@@ -44,6 +44,7 @@ BUILD_PIPELINE = ("mkdocs.yml", "overrides", "docs/javascripts", "docs/styleshee
 # snippets it needs is read off its `name` parameter (any other such test needs them all).
 SNIPPET_FIXTURES = {"quick_build", "quick_site", "standalone", "site"}  # site: the quick site
 NEEDED = pytest.StashKey["set[str] | None"]()  # None: every snippet
+WANTS_STANDALONE = pytest.StashKey[bool]()  # a selected test reads a standalone run
 # Standalone runs (a snippet copied alone into an empty folder) that passed, by content key.
 STANDALONE_CACHE = ROOT / ".dlnotes" / "standalone"
 
@@ -132,6 +133,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Remember which snippets the selected tests need, so the fixtures run just those."""
     needed: set[str] | None = set()
+    session.config.stash[WANTS_STANDALONE] = any(
+        "standalone" in getattr(item, "fixturenames", ()) for item in session.items)
     for item in session.items:
         fixtures = SNIPPET_FIXTURES & set(getattr(item, "fixturenames", ()))
         if not fixtures:
@@ -180,6 +183,8 @@ def quick_build(request: pytest.FixtureRequest) -> QuickBuild:
         failures: dict[str, str] = {}
     except BuildFailed as failed:
         outcomes, failures = failed.outcomes, failed.failures
+    if request.config.stash.get(WANTS_STANDALONE, False):
+        request.getfixturevalue("standalone")  # start them now, behind the tests that follow
     return QuickBuild(workspace, {o.name: o for o in outcomes}, failures)
 
 
@@ -334,13 +339,18 @@ def _standalone_key(name: str, kind: str) -> str:
                          **({"converter": converter} if kind == "notebook" else {})})
 
 
-def _run_standalone(name: str, kind: str, folder: Path) -> Standalone:
+def _run_standalone(name: str, kind: str, folder: Path,
+                    worker: Callable[[], processes.Zygote]) -> Standalone:
     """Copy the snippet alone into `folder` and run it as a reader would, or reuse the record
-    of a passing run with the same key (a failing run is never recorded)."""
+    of a passing run with the same key (a failing run is never recorded).
+
+    The script runs in a new interpreter, so a missing import cannot hide behind one that
+    another process made. The notebook is the same code in cells: its kernel is forked from a
+    preloaded worker (`worker`), as the build runs example notebooks, which checks the cells
+    and their order without paying the imports a second time."""
     from dlnotes.downloads import as_notebook
 
     source = PROJECT.snippets()[name].read_text()
-    program = source if kind == "script" else as_notebook(source)
     key = _standalone_key(name, kind)
     record = STANDALONE_CACHE / f"{name}-{kind}.json"
     with contextlib.suppress(OSError, ValueError):
@@ -348,24 +358,29 @@ def _run_standalone(name: str, kind: str, folder: Path) -> Standalone:
         if saved["key"] == key:
             return Standalone(0, saved["output"], base64.b64decode(saved["metrics"]))
     env = subprocess_env(DLNOTES_QUICK="1", OMP_NUM_THREADS=engine_threads(), MPLBACKEND="Agg")
+    start = time.perf_counter()
     if kind == "script":
-        (folder / f"{name}.py").write_text(program)
-        command = [sys.executable, f"{name}.py"]
+        (folder / f"{name}.py").write_text(source)
+        done = subprocess.run([sys.executable, f"{name}.py"], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=STANDALONE_TIMEOUT_S)
+        returncode, output = done.returncode, done.stderr or done.stdout
         metrics = folder / "outputs" / name / "metrics.json"
     else:
-        (folder / f"{name}.ipynb").write_text(program)
+        (folder / f"{name}.ipynb").write_text(as_notebook(source))
         env["DLNOTES_OUT"] = str(folder / "out")
-        command = [sys.executable, "-m", "dlnotes.execute_notebook", f"{name}.ipynb",
-                   str(folder / "executed.ipynb")]
+        returncode, timed_out, _, output = worker().run(
+            {"module": "dlnotes.execute_notebook",
+             "args": [str(folder / f"{name}.ipynb"), str(folder / "executed.ipynb"),
+                      "--forked-kernel"]},
+            folder, env, STANDALONE_TIMEOUT_S)
+        if timed_out:
+            output = f"timed out after {STANDALONE_TIMEOUT_S} s\n{output}"
         metrics = folder / "out" / "metrics.json"
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=600)
-    run = Standalone(done.returncode, (done.stderr or done.stdout)[-3000:],
+    run = Standalone(returncode, output[-3000:],
                      metrics.read_bytes() if metrics.is_file() else None)
     if run.returncode == 0 and run.metrics is not None:
         STANDALONE_CACHE.mkdir(parents=True, exist_ok=True)
-        temporary = record.with_suffix(f".{os.getpid()}.tmp")
+        temporary = record.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         temporary.write_text(json.dumps({"key": key, "output": run.output,
                                          "metrics": base64.b64encode(run.metrics).decode(),
                                          "runtime_s": round(time.perf_counter() - start, 2)}))
@@ -373,20 +388,54 @@ def _run_standalone(name: str, kind: str, folder: Path) -> Standalone:
     return run
 
 
+STANDALONE_TIMEOUT_S = 600
+
+
+class StandaloneRuns:
+    """The standalone runs of the needed snippets, going on in the background.
+
+    They start as soon as the quick build is done and share the cores with the tests that run
+    meanwhile (the browser tests mostly wait on the browser); a test reading a run waits for
+    that run only. Notebooks go first: their tests come first in the session."""
+
+    def __init__(self, runs: list[tuple[str, str]], folders: pytest.TempPathFactory) -> None:
+        self._workers: list[processes.Zygote] = []
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
+        ordered = sorted(runs, key=lambda run: run[1] != "notebook")
+        self._futures = {run: self._pool.submit(
+            _run_standalone, *run, folders.mktemp("-".join(run)), self._worker)
+            for run in ordered}
+
+    def __getitem__(self, run: tuple[str, str]) -> Standalone:
+        return self._futures[run].result()
+
+    def _worker(self) -> processes.Zygote:
+        """This thread's preloaded worker, started on its first notebook."""
+        if not hasattr(self._local, "worker"):
+            self._local.worker = processes.Zygote(int(engine_threads()))
+            with self._lock:
+                self._workers.append(self._local.worker)
+        return self._local.worker
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+        for worker in self._workers:
+            worker.close()
+
+
 @pytest.fixture(scope="session")
 def standalone(request: pytest.FixtureRequest,
-               tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Standalone]:
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandaloneRuns]:
     """The needed snippets copied alone into an empty folder and run as a reader would:
     `python name.py` (writing ./outputs/name/), and as the .ipynb the site offers, executed by
-    nbclient. All runs share the cores, in quick mode, with the engine's thread count; a run
-    whose key is unchanged since it last passed is not repeated."""
-    runs = [(name, kind) for name in _needed(request.config) for kind in ("script", "notebook")]
-
-    def run(variant: tuple[str, str]) -> Standalone:
-        return _run_standalone(*variant, tmp_path_factory.mktemp("-".join(variant)))
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return dict(zip(runs, pool.map(run, runs), strict=True))
+    nbclient. Quick mode, with the engine's thread count; a run whose key is unchanged since it
+    last passed is not repeated. `quick_build` starts them when the session needs them."""
+    runs = StandaloneRuns([(name, kind) for name in _needed(request.config)
+                           for kind in ("script", "notebook")], tmp_path_factory)
+    yield runs
+    runs.close()
 
 
 # The built site in a real browser: Debian's chromium driven by Playwright, the site served on

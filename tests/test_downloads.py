@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, QuickBuild, Standalone
+from conftest import PROJECT, QuickBuild, StandaloneRuns
 
 from dlnotes.downloads import as_notebook, as_script
 
@@ -16,7 +16,7 @@ SNIPPETS = sorted(PROJECT.snippets())
 
 @pytest.mark.parametrize("name", SNIPPETS)
 def test_the_notebook_made_from_a_snippet_runs_and_gives_the_same_metrics(
-        name: str, quick_build: QuickBuild, standalone: dict[tuple[str, str], Standalone]
+        name: str, quick_build: QuickBuild, standalone: StandaloneRuns
 ) -> None:
     notebook = json.loads(as_notebook(PROJECT.snippets()[name].read_text()))
     assert notebook["cells"][0]["cell_type"] == "markdown", "the docstring comes first"

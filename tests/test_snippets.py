@@ -9,7 +9,7 @@ import ast
 import json
 
 import pytest
-from conftest import PROJECT, ROOT, QuickBuild, Standalone
+from conftest import PROJECT, ROOT, QuickBuild, StandaloneRuns
 
 from dlnotes.project import QUICK
 from dlnotes.snippet import Snippet
@@ -31,7 +31,7 @@ def test_runs_in_quick_mode_and_meets_its_bounds(name: str, quick_build: QuickBu
 
 @pytest.mark.parametrize("name", SNIPPETS)
 def test_runs_alone_outside_the_build_with_the_same_results(
-    name: str, quick_build: QuickBuild, standalone: dict[tuple[str, str], Standalone]
+    name: str, quick_build: QuickBuild, standalone: StandaloneRuns
 ) -> None:
     """Copied alone into an empty folder and run by hand, it writes ./outputs/<name>/."""
     run = standalone[name, "script"]
