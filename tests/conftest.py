@@ -174,7 +174,8 @@ def quick_build(request: pytest.FixtureRequest) -> QuickBuild:
     The quick-mode workspace (`.dlnotes/quick/`) is a cache like `docs/generated/`: a snippet
     re-runs only when its content key (source, mode, data, versions) changed or its last run
     failed, so a second test run reuses every run that is still valid. A failed snippet fails
-    its own tests only.
+    its own tests only. When the session reads copied-alone runs, they start here, once the
+    build no longer needs the cores.
     """
     workspace = Workspace.for_mode(PROJECT, quick=True)
     try:
