@@ -402,7 +402,6 @@ class StandaloneRuns:
     def __init__(self, runs: list[tuple[str, str]], folders: pytest.TempPathFactory) -> None:
         self._workers: list[processes.Zygote] = []
         self._local = threading.local()
-        self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 1)
         ordered = sorted(runs, key=lambda run: run[1] != "notebook")
         self._futures = {run: self._pool.submit(
@@ -416,8 +415,7 @@ class StandaloneRuns:
         """This thread's preloaded worker, started on its first notebook."""
         if not hasattr(self._local, "worker"):
             self._local.worker = processes.Zygote(int(engine_threads()))
-            with self._lock:
-                self._workers.append(self._local.worker)
+            self._workers.append(self._local.worker)  # list.append is atomic
         return self._local.worker
 
     def close(self) -> None:
